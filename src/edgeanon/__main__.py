@@ -1,0 +1,5 @@
+"""Allow ``python -m edgeanon``."""
+
+from edgeanon.cli import main
+
+raise SystemExit(main())

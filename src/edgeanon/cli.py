@@ -1,0 +1,191 @@
+"""Command line: ``edgeanon <command>``; every user-fixable problem exits 2 with one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from edgeanon import __version__
+from edgeanon.errors import EdgeanonError
+
+log = logging.getLogger("edgeanon")
+
+
+def _add_detector_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("detector")
+    g.add_argument("--model", metavar="NAME", help="model name from the manifest (default: the manifest's default)")
+    g.add_argument(
+        "--threads", type=int, metavar="N", help="onnxruntime intra-op threads (default: number of physical cores)"
+    )
+    g.add_argument(
+        "--spinning",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="let idle onnxruntime threads spin: a little faster, but burns CPU that capture may need",
+    )
+    g.add_argument("--score", type=float, default=0.5, metavar="S", help="person score threshold (default 0.5)")
+    g.add_argument("--iou", type=float, default=0.5, metavar="T", help="NMS IoU threshold (default 0.5)")
+    g.add_argument(
+        "--min-box",
+        type=float,
+        default=8.0,
+        metavar="PX",
+        help="drop boxes with a side shorter than this many pixels (default 8)",
+    )
+    g.add_argument(
+        "--max-box",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="drop boxes with a side longer than this many pixels (default: no limit)",
+    )
+
+
+def _detector_from_args(args: argparse.Namespace):
+    from edgeanon.detector import SessionSettings, Thresholds, load_detector
+
+    if args.threads is not None and args.threads < 1:
+        raise EdgeanonError("--threads must be at least 1")
+    return load_detector(
+        args.model,
+        SessionSettings(threads=args.threads, spinning=args.spinning),
+        Thresholds(score=args.score, iou=args.iou, min_box=args.min_box, max_box=args.max_box),
+    )
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from edgeanon.media import is_image, iter_video, read_image, video_info
+    from edgeanon.resources import sample_clip
+
+    path = Path(args.path) if args.path else sample_clip()
+    detector = _detector_from_args(args)
+    if is_image(path):
+        frames = iter([(0, read_image(path))])
+        fps = 0.0
+    else:
+        fps, _ = video_info(path)
+        frames = iter_video(path, args.max_frames)
+    out = sys.stdout
+    total = people = 0
+    t0 = time.perf_counter()
+    for index, frame in frames:
+        if args.every > 1 and index % args.every:
+            continue
+        dets = detector(frame)
+        total += 1
+        people += len(dets)
+        t = round(index / fps, 3) if fps > 0 else None
+        if args.json:
+            boxes = [
+                [*map(lambda v: round(float(v), 1), b), round(float(s), 3)]
+                for b, s in zip(dets.xyxy, dets.score, strict=True)
+            ]
+            out.write(json.dumps({"frame": index, "t": t, "count": len(dets), "boxes": boxes}) + "\n")
+        else:
+            out.write(f"frame {index:6d}  t={t if t is not None else '-':>8}  people={len(dets)}\n")
+    dt = time.perf_counter() - t0
+    log.info(
+        "%s: %d frames, %.2f people/frame on average, %.1f frames/s with %s on %d threads",
+        path.name,
+        total,
+        people / max(total, 1),
+        total / dt if dt > 0 else 0.0,
+        detector.name,
+        detector.threads,
+    )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from edgeanon.detector.manifest import load_manifest, read_verified
+
+    manifest, root = load_manifest()
+    print(f"models directory: {root}")
+    failed = 0
+    for name, entry in manifest.models.items():
+        mark = " (default)" if name == manifest.default else ""
+        status = "not checked"
+        if args.verify:
+            try:
+                read_verified(root / entry.file, entry)
+                status = "sha256 ok"
+            except EdgeanonError as exc:
+                status = f"FAILED: {exc}"
+                failed += 1
+        print(
+            f"  {name}{mark}: {entry.file} {entry.precision} {entry.family} "
+            f"{entry.input.width}x{entry.input.height} [{status}]"
+        )
+        if args.verbose:
+            print(f"      source: {entry.source}")
+            for lic in entry.licences:
+                print(f"      licence: {lic.spdx} - {lic.applies_to}")
+            if entry.params:
+                print(f"      params: {entry.params:,}  GFLOPs: {entry.gflops}")
+    return 2 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgeanon",
+        description="Count people in camera video on a small CPU and export only anonymous aggregates. "
+        "No command ever writes pixels.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgeanon {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "detect",
+        parents=[common],
+        help="run the person detector on an image or a video file and print counts",
+        description="Run the person detector on an image or a video and print the person count per frame "
+        "(or boxes as JSON lines). Without PATH it uses the bundled sample clip. Writes no image.",
+    )
+    p.add_argument("path", nargs="?", help="image or video file (default: the bundled sample clip)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per frame with boxes and scores")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every Nth frame (default 1)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N decoded frames")
+    _add_detector_args(p)
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser(
+        "models",
+        parents=[common],
+        help="list the shipped models and verify their sha256",
+        description="List the models in the manifest; --verify checks every file's sha256.",
+    )
+    p.add_argument("--verify", action="store_true", help="check each file's size and sha256 against the manifest")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # OpenCV's own warnings duplicate the one-line errors below; keep its log for real errors only.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.verbose = getattr(args, "verbose", 0)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    if args.command in {"detect"}:
+        level = min(level, logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except EdgeanonError as exc:
+        print(f"edgeanon: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
