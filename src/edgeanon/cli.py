@@ -131,6 +131,33 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _load_config(path: str | None):
+    from edgeanon.config import default_config_path, load_config
+
+    return load_config(path or default_config_path())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edgeanon.service import RunOptions, serve
+
+    cfg = _load_config(args.config)
+    return serve(cfg, RunOptions(quiet=args.quiet, duration=args.duration, port=args.port))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _load_config(args.config)
+    cams = ", ".join(f"{c.id} ({len(c.zones)} zones, {len(c.lines)} lines)" for c in cfg.cameras)
+    print(f"{args.config or 'default config'}: ok: {len(cfg.cameras)} camera(s): {cams}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from edgeanon.config import Config
+
+    print(json.dumps(Config.model_json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeanon",
@@ -157,6 +184,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="count people from the configured cameras and serve /metrics",
+        description="Run the pipeline: read the cameras, detect and track people, count zones and lines, and "
+        "export only aggregates (Prometheus /metrics, bucket summaries). Frames are zeroed right after "
+        "inference; nothing writes pixels. Without CONFIG it runs the bundled demo (configs/default.yaml: "
+        "the sample clip in a realtime loop). SIGINT/SIGTERM flush the current bucket and exit 0.",
+    )
+    p.add_argument("config", nargs="?", help="YAML config file (default: the bundled demo config)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live line and no bucket summaries on stdout")
+    p.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
+    p.add_argument("--port", type=int, metavar="N", help="override http.port (0 picks a free port)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate a config file and exit",
+        description="Validate a config. Errors print as file:line: path.to.field: message; "
+        "the exit code is 2 when the config is invalid.",
+    )
+    p.add_argument("config", nargs="?", help="YAML config file (default: the bundled demo config)")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser(
+        "schema",
+        parents=[common],
+        help="print the config's JSON Schema",
+        description="Print the JSON Schema of the config file, with a description of every field.",
+    )
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
         "models",
         parents=[common],
         help="list the shipped models and verify their sha256",
@@ -174,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.verbose = getattr(args, "verbose", 0)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
-    if args.command in {"detect"}:
+    if args.command in {"detect", "run"}:
         level = min(level, logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.command is None:

@@ -29,3 +29,11 @@ def sample_clip() -> Path:
     if packaged.is_file():
         return packaged
     return _CHECKOUT_ROOT / "tests" / "data" / SAMPLE_CLIP_NAME
+
+
+def default_config() -> Path:
+    """The demo config that ``edgeanon run`` uses without arguments."""
+    packaged = PACKAGE_DIR / "data" / "default.yaml"
+    if packaged.is_file():
+        return packaged
+    return _CHECKOUT_ROOT / "configs" / "default.yaml"

@@ -1,0 +1,218 @@
+"""Time buckets of per-camera aggregates: the single layer between analytics and every sink.
+
+Analytics report per-frame numbers; this module folds them into wall-clock-aligned buckets and
+hands closed buckets to the sinks. Nothing here knows about tracks or pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from edgeanon.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+
+log = logging.getLogger("edgeanon.aggregate")
+DIRECTIONS = ("in", "out")
+FATES = ("captured", "inferred", "dropped", "skipped")
+
+
+@dataclass
+class ZoneBucket:
+    occupancy_sum: int = 0
+    occupancy_frames: int = 0
+    occupancy_max: int = 0
+    dwell_counts: list[int] = field(default_factory=lambda: [0] * len(DWELL_BUCKETS_S))  # per bucket, not cumulative
+    dwell_sum: float = 0.0
+    queue_wait_s: float | None = None
+
+    @property
+    def occupancy_mean(self) -> float:
+        return self.occupancy_sum / self.occupancy_frames if self.occupancy_frames else 0.0
+
+    @property
+    def dwell_count(self) -> int:
+        return sum(self.dwell_counts)
+
+
+@dataclass
+class LineBucket:
+    in_: int = 0
+    out: int = 0
+
+
+@dataclass
+class CameraBucket:
+    frames: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FATES, 0))
+    occupancy_sum: int = 0
+    occupancy_frames: int = 0
+    occupancy_max: int = 0
+    zones: dict[str, ZoneBucket] = field(default_factory=dict)
+    lines: dict[str, LineBucket] = field(default_factory=dict)
+    heatmap: np.ndarray | None = None
+
+    @property
+    def occupancy_mean(self) -> float:
+        return self.occupancy_sum / self.occupancy_frames if self.occupancy_frames else 0.0
+
+
+@dataclass
+class Bucket:
+    """One closed (or, at shutdown, partial) time bucket; ``start`` is Unix seconds, aligned to ``length``."""
+
+    start: int
+    length: int
+    cameras: dict[str, CameraBucket]
+    site_in: int = 0
+    site_out: int = 0
+    site_occupancy: int = 0  # at the end of the bucket
+    partial: bool = False
+
+
+@dataclass(slots=True)
+class FrameResult:
+    """What analytics produced for one inferred frame of one camera."""
+
+    camera: str
+    occupancy: int
+    zone_occupancy: dict[str, int]
+    crossings: dict[str, tuple[int, int]]  # line -> (in, out) in this frame
+    dwell: dict[str, DwellHistogram]  # zone -> dwell observed in this frame (fixed buckets, no track ids)
+    queue_wait: dict[str, float | None]  # queue zone -> current wait estimate
+    heat: np.ndarray | None = None  # presence counts of this frame on the heatmap grid
+    inference_s: float = 0.0
+
+
+class Sink(Protocol):
+    """Receives aggregates only. ``on_frame`` is optional live feedback; ``on_bucket`` the record."""
+
+    name: str
+
+    def on_frame(self, result: FrameResult, site_occupancy: int) -> None: ...
+
+    def on_bucket(self, bucket: Bucket) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Aggregator:
+    """Thread-safe: workers call ``record``; the supervisor calls ``tick`` and ``flush``."""
+
+    def __init__(
+        self,
+        layout: dict[str, tuple[Sequence[str], Sequence[str]]],  # camera -> (zones, lines)
+        bucket_seconds: int,
+        sinks: Sequence[Sink],
+        site_occupancy: Callable[[], int] | None = None,
+        site_add: Callable[[int, int], None] | None = None,
+        entrances: set[tuple[str, str]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.layout = layout
+        self.length = bucket_seconds
+        self.sinks = list(sinks)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._site_value = site_occupancy or (lambda: 0)
+        self._site_add = site_add
+        self._entrances = entrances or set()
+        self.buckets_closed = 0
+        self.sink_errors = 0
+        self._current = self._new_bucket(self._bucket_start(clock()))
+
+    def _bucket_start(self, now: float) -> int:
+        return int(now // self.length) * self.length
+
+    def _new_bucket(self, start: int) -> Bucket:
+        cams = {
+            cam: CameraBucket(zones={z: ZoneBucket() for z in zones}, lines={ln: LineBucket() for ln in lines})
+            for cam, (zones, lines) in self.layout.items()
+        }
+        return Bucket(start, self.length, cams)
+
+    def record(self, result: FrameResult) -> None:
+        closed = None
+        with self._lock:
+            closed = self._roll(self._clock())
+            cb = self._current.cameras[result.camera]
+            cb.occupancy_sum += result.occupancy
+            cb.occupancy_frames += 1
+            cb.occupancy_max = max(cb.occupancy_max, result.occupancy)
+            for name, n in result.zone_occupancy.items():
+                zb = cb.zones[name]
+                zb.occupancy_sum += n
+                zb.occupancy_frames += 1
+                zb.occupancy_max = max(zb.occupancy_max, n)
+            for name, hist in result.dwell.items():
+                zb = cb.zones[name]
+                zb.dwell_counts = [a + int(b) for a, b in zip(zb.dwell_counts, hist.counts, strict=True)]
+                zb.dwell_sum += hist.sum_s
+            for name, wait in result.queue_wait.items():
+                cb.zones[name].queue_wait_s = wait
+            for name, (n_in, n_out) in result.crossings.items():
+                lb = cb.lines[name]
+                lb.in_ += n_in
+                lb.out += n_out
+                if (result.camera, name) in self._entrances and (n_in or n_out):
+                    self._current.site_in += n_in
+                    self._current.site_out += n_out
+                    if self._site_add is not None:
+                        self._site_add(n_in, n_out)
+            if result.heat is not None:
+                cb.heatmap = result.heat.copy() if cb.heatmap is None else cb.heatmap + result.heat
+            site = self._site_value()
+        if closed is not None:
+            self._publish(closed)
+        for sink in self.sinks:
+            self._call(sink, "on_frame", result, site)
+
+    def count_frame(self, camera: str, fate: str, n: int = 1) -> None:
+        with self._lock:
+            self._current.cameras[camera].frames[fate] += n
+
+    def tick(self) -> None:
+        """Close the bucket if its time is over, even when no frame arrives (a camera is down)."""
+        with self._lock:
+            closed = self._roll(self._clock())
+        if closed is not None:
+            self._publish(closed)
+
+    def _roll(self, now: float) -> Bucket | None:
+        start = self._bucket_start(now)
+        if start <= self._current.start:
+            return None
+        closed = self._current
+        closed.site_occupancy = self._site_value()
+        self._current = self._new_bucket(start)
+        return closed
+
+    def flush(self) -> Bucket:
+        """Publish the current, partial bucket (shutdown); counting restarts in a fresh bucket."""
+        with self._lock:
+            partial = self._current
+            partial.partial = True
+            partial.site_occupancy = self._site_value()
+            self._current = self._new_bucket(partial.start)
+        self._publish(partial)
+        return partial
+
+    def _publish(self, bucket: Bucket) -> None:
+        self.buckets_closed += 0 if bucket.partial else 1
+        for sink in self.sinks:
+            self._call(sink, "on_bucket", bucket)
+
+    def _call(self, sink: Sink, method: str, *args: object) -> None:
+        try:
+            getattr(sink, method)(*args)
+        except Exception:  # one broken sink must not stop counting or the other sinks
+            self.sink_errors += 1
+            log.exception("sink %s failed in %s", getattr(sink, "name", sink), method)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            self._call(sink, "close")

@@ -1,0 +1,173 @@
+"""Zone occupancy, dwell-time histograms and queue wait estimates, vectorised over one frame's tracks.
+
+- **Occupancy** is instantaneous: confirmed tracks matched in this frame whose anchor (bottom-centre) is
+  inside the polygon. Tracks coasting unmatched are not counted: the number is what the camera sees now.
+- **Visits and dwell.** A track's visit starts at the first frame its anchor is inside (tentative frames
+  included, so the dwell of someone confirmed after walking in is not cut short) and ends when it is seen
+  outside and has not been inside for ``exit_grace_s`` (time hysteresis: boundary jitter and a step out and
+  back do not split a visit), or when the track ends. The dwell is last-inside minus first-inside time, so a
+  track's coasting time before it expires is not added. It is observed only for confirmed tracks; a
+  tentative track's visit is dropped like the track.
+- **Histogram.** Dwell times go into fixed buckets (upper bounds in seconds, Prometheus ``le`` style), so the
+  exported label values are a fixed list in the code, never data.
+- **Queue zones** also keep the last ``queue_samples`` dwell times with their observation times (no track
+  ids) in a ring buffer. ``estimated_wait_s`` is the median dwell of people who *left* the queue zone in the
+  last ``queue_window_s`` seconds: robust to a few passers-by and lost tracks, but it lags behind a queue that
+  is suddenly growing, and is ``None`` when nobody left recently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+
+from edgeanon.analytics._lifecycle import split_ended
+from edgeanon.analytics.geometry import FrameSize, Polygon, ground_xy
+from edgeanon.tracks import TrackUpdate
+
+DWELL_BUCKETS_S: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, math.inf)
+"""Upper bounds (inclusive) of the dwell histogram buckets, in seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class DwellHistogram:
+    """Dwell observations since the last drain: per-bucket counts (not cumulative) and their sum."""
+
+    bounds: tuple[float, ...]
+    counts: npt.NDArray[np.int64]
+    sum_s: float
+
+    @property
+    def count(self) -> int:
+        return int(self.counts.sum())
+
+
+class ZoneAnalytics:
+    """Occupancy and dwell for one polygon; per-track state is three arrays of length ``capacity``."""
+
+    __slots__ = (
+        "_bounds",
+        "_counts",
+        "_entry_t",
+        "_grace",
+        "_in_visit",
+        "_last_in",
+        "_now",
+        "_q_dwell",
+        "_q_i",
+        "_q_t",
+        "_sum",
+        "_window",
+        "name",
+        "occupancy",
+        "polygon",
+        "queue",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        polygon: Polygon | npt.ArrayLike,
+        capacity: int,
+        frame_size: FrameSize,
+        *,
+        queue: bool = False,
+        dwell_buckets: tuple[float, ...] = DWELL_BUCKETS_S,
+        exit_grace_s: float = 1.0,
+        queue_window_s: float = 600.0,
+        queue_samples: int = 64,
+    ) -> None:
+        if capacity <= 0 or queue_samples <= 0:
+            raise ValueError(f"zone {name!r}: capacity and queue_samples must be positive")
+        b = tuple(float(x) for x in dwell_buckets)
+        if not b or b[-1] != math.inf or any(x >= y for x, y in pairwise(b)):
+            raise ValueError(f"zone {name!r}: dwell buckets must increase and end with inf, got {dwell_buckets}")
+        self.name = name
+        self.polygon = polygon if isinstance(polygon, Polygon) else Polygon(polygon, frame_size)
+        if self.polygon.frame_size != (int(frame_size[0]), int(frame_size[1])):
+            raise ValueError(f"zone {name!r}: polygon was built for {self.polygon.frame_size}, not {frame_size}")
+        self.queue = queue
+        self._bounds = b
+        self._grace = float(exit_grace_s)
+        self._window = float(queue_window_s)
+        self._in_visit = np.zeros(capacity, bool)
+        self._entry_t = np.zeros(capacity, np.float64)
+        self._last_in = np.zeros(capacity, np.float64)
+        self._counts = np.zeros(len(b), np.int64)
+        self._sum = 0.0
+        self._q_dwell = np.zeros(queue_samples, np.float64)
+        self._q_t = np.full(queue_samples, np.nan)  # NaN: empty, never "recent"
+        self._q_i = 0
+        self._now = -math.inf
+        self.occupancy = 0
+
+    @property
+    def queue_length(self) -> int:
+        """People in the zone now (the occupancy, under its queue name)."""
+        return self.occupancy
+
+    @property
+    def estimated_wait_s(self) -> float | None:
+        """Median dwell of those who left this queue zone within the last ``queue_window_s``; None if none."""
+        recent = self._q_dwell[self._q_t >= self._now - self._window]
+        return float(np.median(recent)) if recent.size else None
+
+    def drain_dwell(self) -> DwellHistogram:
+        """Dwell observations since the previous drain, for the aggregator's time bucket."""
+        out = DwellHistogram(self._bounds, self._counts.copy(), self._sum)
+        self._counts[:] = 0
+        self._sum = 0.0
+        return out
+
+    def _observe(self, dwell: npt.NDArray[np.float64], t: float) -> None:
+        np.add.at(self._counts, np.searchsorted(self._bounds, dwell, side="left"), 1)
+        self._sum += float(dwell.sum())
+        if self.queue:
+            k = len(self._q_dwell)
+            dwell = dwell[-k:]
+            idx = (self._q_i + np.arange(dwell.size)) % k
+            self._q_dwell[idx] = dwell
+            self._q_t[idx] = t
+            self._q_i = (self._q_i + dwell.size) % k
+
+    def _end(self, slots: npt.NDArray[np.int64], confirmed: npt.NDArray[np.bool_], t: float) -> None:
+        if not slots.size:
+            return
+        visiting = self._in_visit[slots] & confirmed
+        if np.count_nonzero(visiting):
+            s = slots[visiting]
+            self._observe(self._last_in[s] - self._entry_t[s], t)
+        self._in_visit[slots] = False
+
+    def update(self, tu: TrackUpdate) -> int:
+        """Advance one frame; returns the occupancy (also kept in ``.occupancy``)."""
+        t = tu.t
+        self._now = t
+        (early, early_c), (late, late_c) = split_ended(tu)
+        self._end(early, early_c, t)
+        self._in_visit[tu.started] = False
+        self.occupancy = self._rows(tu) if len(tu.dets) else 0
+        self._end(late, late_c, t)
+        return self.occupancy
+
+    def _rows(self, tu: TrackUpdate) -> int:
+        t, slot = tu.t, tu.slot
+        inside = self.polygon.contains_xy(*ground_xy(tu.dets.xyxy))
+        was = self._in_visit[slot]
+        self._entry_t[slot[inside & ~was]] = t
+        s_in = slot[inside]
+        self._last_in[s_in] = t
+        self._in_visit[s_in] = True
+        away = was & ~inside
+        if np.count_nonzero(away):
+            left = away & (t - self._last_in[slot] >= self._grace)
+            self._in_visit[slot[left]] = False
+            seen = left & tu.confirmed
+            if np.count_nonzero(seen):
+                s = slot[seen]
+                self._observe(self._last_in[s] - self._entry_t[s], t)
+        return int(np.count_nonzero(inside & tu.confirmed))

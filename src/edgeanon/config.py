@@ -1,0 +1,376 @@
+"""Validated configuration: pydantic models (frozen, extra="forbid") loaded from YAML with file:line errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from edgeanon.errors import EdgeanonError
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+Name = Annotated[
+    str,
+    Field(pattern=NAME_PATTERN, description="Lower-case name (a-z, 0-9, _ and -, at most 32): used as a label value."),
+]
+Point = tuple[float, float]
+
+
+class ConfigError(EdgeanonError):
+    """A config problem, already formatted as ``file:line: path: message``."""
+
+
+def _at(path: tuple[str | int, ...], message: str) -> str:
+    """A cross-field error message that carries the path of the field it is about (see ``parse_config``)."""
+    return f"[@{'.'.join(map(str, path))}] {message}"
+
+
+_AT = re.compile(r"^\[@([^\]]*)\] ")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- sources
+
+
+class DeviceSource(_Model):
+    kind: Literal["device"] = Field(description="A local camera by index, e.g. /dev/video0 is 0.")
+    index: int = Field(ge=0, le=63, description="Camera device index.")
+
+
+class FileSource(_Model):
+    kind: Literal["file"] = Field(description="A video file, for demos, tests and benchmarks.")
+    path: str | None = Field(None, description="Video file path; empty means the bundled sample clip.")
+    realtime: bool = Field(True, description="Play at the file's native frame rate (false: as fast as possible).")
+    loop: bool = Field(False, description="Start again at the end instead of stopping the camera.")
+
+
+class UrlSource(_Model):
+    kind: Literal["url"] = Field(description="A network stream: rtsp://, rtsps://, http:// or https://.")
+    url: str = Field(description="Stream URL without credentials; put them in username/password.")
+    username: str | None = Field(None, description="Stream user name, if the camera needs one.")
+    password: SecretStr | None = Field(None, description="Stream password; never logged or exported.")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        m = re.match(r"^(rtsps?|https?)://[^/\s@]+", v)
+        if not m:
+            raise ValueError("must start with rtsp://, rtsps://, http:// or https:// followed by a host")
+        if "@" in v.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("put credentials in username/password, not in the URL (they would be logged)")
+        return v
+
+    def open_url(self) -> str:
+        """The URL with credentials, for the capture backend only. Never log this."""
+        if self.username is None:
+            return self.url
+        from urllib.parse import quote
+
+        scheme, rest = self.url.split("://", 1)
+        pw = "" if self.password is None else ":" + quote(self.password.get_secret_value(), safe="")
+        return f"{scheme}://{quote(self.username, safe='')}{pw}@{rest}"
+
+
+Source = Annotated[DeviceSource | FileSource | UrlSource, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- geometry
+
+
+class Zone(_Model):
+    name: Name
+    polygon: list[Point] = Field(min_length=3, max_length=64, description="Corner points [x, y], in order.")
+    normalized: bool = Field(False, description="Points are 0-1 fractions of the frame width and height.")
+    queue: bool = Field(False, description="Also estimate queue length and waiting time for this zone.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Zone:
+        _check_points(self.polygon, self.normalized)
+        xs = [p[0] for p in self.polygon]
+        ys = [p[1] for p in self.polygon]
+        area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs))))
+        if area <= 0:
+            raise ValueError("polygon has no area (points on one line?)")
+        return self
+
+
+class Line(_Model):
+    name: Name
+    a: Point = Field(description="First point [x, y].")
+    b: Point = Field(description="Second point [x, y].")
+    normalized: bool = Field(False, description="Points are 0-1 fractions of the frame width and height.")
+    in_side: Literal["left", "right"] = Field(
+        "left", description="Which side of the directed line a->b is 'in', as seen on screen by a walker from a to b."
+    )
+    band: float = Field(
+        0.01,
+        ge=0,
+        le=0.2,
+        description="Hysteresis half-width as a fraction of the frame diagonal: a person must move this far past "
+        "the line before a crossing counts, so jitter on the line never counts.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Line:
+        _check_points([self.a, self.b], self.normalized)
+        if self.a == self.b:
+            raise ValueError("a and b are the same point")
+        return self
+
+
+class Exclude(_Model):
+    polygon: list[Point] = Field(
+        min_length=3, max_length=64, description="Detections whose feet fall here are ignored."
+    )
+    normalized: bool = Field(False, description="Points are 0-1 fractions of the frame width and height.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Exclude:
+        _check_points(self.polygon, self.normalized)
+        return self
+
+
+def _check_points(points: list[Point], normalized: bool) -> None:
+    for x, y in points:
+        if normalized and not (0 <= x <= 1 and 0 <= y <= 1):
+            raise ValueError(f"normalized point {[x, y]} is outside 0-1")
+        if not normalized and (x < 0 or y < 0 or x > 16384 or y > 16384):
+            raise ValueError(f"pixel point {[x, y]} is outside 0-16384")
+
+
+# ---------------------------------------------------------------- cameras and pipeline
+
+
+class HeatmapConfig(_Model):
+    rows: int = Field(4, ge=1, le=8, description="Grid rows (at most 8: coarse on purpose, so no path can be traced).")
+    cols: int = Field(4, ge=1, le=8, description="Grid columns (at most 8).")
+
+
+class Camera(_Model):
+    id: Name
+    source: Source = Field(description="Where frames come from: kind device, file or url.")
+    fps: float = Field(10.0, gt=0, le=60, description="Target analysis rate; extra frames are skipped, not queued.")
+    zones: list[Zone] = Field(default_factory=list, description="Named areas to count people in.")
+    lines: list[Line] = Field(default_factory=list, description="Named lines to count crossings of.")
+    exclude: list[Exclude] = Field(default_factory=list, description="Areas where detections are ignored.")
+    heatmap: HeatmapConfig | None = Field(None, description="Optional coarse presence grid per bucket.")
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening the source after this long.")
+    read_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="A read that blocks this long means the source is down."
+    )
+    reconnect_max_s: float = Field(4.0, gt=0, le=300, description="Cap of the exponential reconnect back-off.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> Camera:
+        _unique_names("zones", [z.name for z in self.zones], ("zones",))
+        _unique_names("lines", [ln.name for ln in self.lines], ("lines",))
+        return self
+
+
+def _unique_names(what: str, names: list[str], path: tuple[str | int, ...]) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            raise ValueError(_at((*path, i), f"name {n!r} is used twice in {what}"))
+        seen.add(n)
+
+
+class EntranceRef(_Model):
+    camera: Name = Field(description="Camera id.")
+    line: Name = Field(description="Name of a line on that camera.")
+
+
+class DetectorConfig(_Model):
+    model: str | None = Field(None, description="Model name from the models manifest; empty means its default.")
+    threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; empty means physical cores.")
+    spinning: bool = Field(
+        False,
+        description="Let idle onnxruntime threads spin: slightly faster inference, but it burns CPU that capture "
+        "and other cameras need (see benchmarks/results).",
+    )
+    score: float = Field(0.5, gt=0, lt=1, description="Person score threshold.")
+    iou: float = Field(0.5, gt=0, lt=1, description="NMS IoU threshold.")
+    min_box: float = Field(8.0, ge=0, description="Ignore boxes with a side shorter than this (pixels).")
+    max_box: float | None = Field(None, gt=0, description="Ignore boxes with a side longer than this (pixels).")
+    sessions: int = Field(
+        1, ge=1, le=8, description="Detector sessions (worker threads) shared by all cameras; each has `threads`."
+    )
+
+
+class TrackerConfig(_Model):
+    low_score: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="Detections between this and detector.score only extend existing tracks (ByteTrack's second "
+        "stage), so people who are partly hidden for a moment keep their track.",
+    )
+    new_track_score: float = Field(0.6, gt=0, le=1, description="Minimum score to start a new track.")
+    confirm_hits: int = Field(3, ge=1, le=30, description="Consecutive detections before a track counts.")
+    max_age: float = Field(1.0, gt=0, le=30, description="Seconds a lost track is kept before it ends.")
+    capacity: int = Field(256, ge=8, le=4096, description="Maximum simultaneous tracks per camera (bounded memory).")
+
+
+class AggregationConfig(_Model):
+    bucket_seconds: int = Field(60, ge=10, le=3600, description="Length of one aggregate time bucket.")
+    timezone: str = Field("Asia/Tokyo", description="IANA timezone of the site (for day boundaries).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {v!r}") from None
+        return v
+
+
+class HttpConfig(_Model):
+    host: str = Field("127.0.0.1", description="Bind address; loopback by default, so nothing is exposed.")
+    port: int = Field(9108, ge=0, le=65535, description="Port for /metrics and the pages (0: pick a free one).")
+
+
+class Config(_Model):
+    """One site: its cameras and what to count."""
+
+    cameras: list[Camera] = Field(min_length=1, description="The cameras of this site.")
+    entrances: list[EntranceRef] = Field(
+        default_factory=list, description="Lines whose in/out together give the site occupancy."
+    )
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    aggregation: AggregationConfig = Field(default_factory=AggregationConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+
+    @model_validator(mode="after")
+    def _refs(self) -> Config:
+        if self.tracker.low_score > self.detector.score:
+            raise ValueError(_at(("tracker", "low_score"), "must not exceed detector.score"))
+        if self.tracker.new_track_score < self.detector.score:
+            raise ValueError(_at(("tracker", "new_track_score"), "must be at least detector.score"))
+        _unique_names("cameras", [c.id for c in self.cameras], ("cameras",))
+        lines = {(c.id, ln.name) for c in self.cameras for ln in c.lines}
+        for i, e in enumerate(self.entrances):
+            if (e.camera, e.line) not in lines:
+                raise ValueError(_at(("entrances", i), f"{e.camera}/{e.line}: no such camera line"))
+        return self
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", key_node.start_mark
+            ) from None
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map every path in the document to the 1-based line where its value starts."""
+    out = {} if out is None else out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+            out[(*path, key)] = k.start_mark.line + 1
+            _line_index(v, (*path, key), out)
+            out[(*path, key)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_index(v, (*path, i), out)
+    return out
+
+
+def _lookup_line(lines: dict[tuple, int], loc: tuple[Any, ...]) -> int:
+    path = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path, 1)
+
+
+_SOURCE_TAGS = {"device", "file", "url"}
+
+
+def _yaml_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the discriminator tag pydantic inserts after ``source`` so the path matches the YAML."""
+    out: list[Any] = []
+    for i, p in enumerate(loc):
+        if i and loc[i - 1] == "source" and p in _SOURCE_TAGS:
+            continue
+        out.append(p)
+    return tuple(out)
+
+
+def parse_config(text: str, filename: str = "<config>") -> Config:
+    """Parse and validate; every error becomes one ConfigError line ``file:line: path: message``."""
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{filename}:{line}: YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{filename}:1: YAML: {exc}") from None
+    if data is None:
+        raise ConfigError(f"{filename}:1: (top level): the file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{filename}:1: (top level): must be a mapping of settings, got {type(data).__name__}")
+    lines = _line_index(node) if node is not None else {}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors(include_url=False):
+            loc = _yaml_path(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            m = _AT.match(msg)
+            if m:  # a cross-field check names the field itself, relative to where it was raised
+                rel = tuple(int(p) if p.isdigit() else p for p in m.group(1).split("."))
+                loc, msg = (*loc, *rel), msg[m.end() :]
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            msgs.append(f"{filename}:{_lookup_line(lines, loc)}: {field}: {msg}")
+        raise ConfigError("\n".join(msgs)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}:1: cannot read config: {exc}") from None
+    return parse_config(text, str(p))
+
+
+def default_config_path() -> Path:
+    from edgeanon.resources import default_config
+
+    return default_config()

@@ -1,0 +1,283 @@
+"""Wires cameras to aggregates: readers -> detector workers -> per-camera tracking and analytics -> sinks.
+
+One ``Runner`` per process. Reader threads keep the newest frame of each camera; a small pool of
+detector workers (one onnxruntime session each) takes frames oldest-first, releases the pixels as
+soon as inference returns, and from then on only numbers move. The supervisor loop closes buckets,
+prints the live line, and reports liveness.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgeanon.aggregate import Aggregator, FrameResult, Sink
+from edgeanon.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, SiteOccupancy, ZoneAnalytics
+from edgeanon.analytics.geometry import to_pixels
+from edgeanon.capture import CameraReader, Fate
+from edgeanon.config import Camera, Config
+from edgeanon.detections import Detections
+from edgeanon.detector import PersonDetector, SessionSettings, Thresholds, load_detector
+from edgeanon.tracking import Tracker, TrackerSettings
+
+log = logging.getLogger("edgeanon.pipeline")
+
+STAGES = ("detect", "track", "analytics", "sinks")
+
+
+def _points(points: Sequence[tuple[float, float]], normalized: bool, size: tuple[int, int]) -> np.ndarray:
+    return to_pixels(points, size) if normalized else np.asarray(points, np.float64)
+
+
+class CameraAnalytics:
+    """Per-camera tracker and analytics, built on the first frame (normalised zones need its size)."""
+
+    def __init__(self, cam: Camera, cfg: Config) -> None:
+        self.cam = cam
+        t = cfg.tracker
+        self.tracker = Tracker(
+            TrackerSettings(
+                high_score=cfg.detector.score,
+                low_score=t.low_score,
+                new_track_score=t.new_track_score,
+                confirm_hits=t.confirm_hits,
+                max_age=t.max_age,
+                capacity=t.capacity,
+            )
+        )
+        self.capacity = t.capacity
+        self.size: tuple[int, int] | None = None
+        self.generation = -1
+        self.zones: list[ZoneAnalytics] = []
+        self.lines: list[LineCounter] = []
+        self.exclude: ExclusionMask | None = None
+        self.heat: PresenceGrid | None = None
+
+    def _build(self, size: tuple[int, int]) -> None:
+        cam, cap = self.cam, self.capacity
+        diag = float(np.hypot(*size))
+        self.zones = [
+            ZoneAnalytics(z.name, Polygon(_points(z.polygon, z.normalized, size), size), cap, size, queue=z.queue)
+            for z in cam.zones
+        ]
+        self.lines = [
+            LineCounter(
+                ln.name,
+                *_points([ln.a, ln.b], ln.normalized, size),
+                cap,
+                band_px=ln.band * diag,
+                in_side=ln.in_side,
+                frame_size=size,
+            )
+            for ln in cam.lines
+        ]
+        self.exclude = (
+            ExclusionMask([_points(e.polygon, e.normalized, size) for e in cam.exclude], size) if cam.exclude else None
+        )
+        self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size) if cam.heatmap else None
+        self.size = size
+
+    def process(
+        self, dets: Detections, t: float, size: tuple[int, int], generation: int, timings: dict[str, float]
+    ) -> FrameResult:
+        t0 = time.perf_counter()
+        if size != self.size:
+            if self.size is not None:
+                log.warning("camera %s: frame size changed from %s to %s; zones rebuilt", self.cam.id, self.size, size)
+            self.tracker.reset()
+            self.tracker.update(Detections.empty(), t)  # ends every old track before analytics are rebuilt
+            self._build(size)
+            self.generation = generation
+        elif generation != self.generation:
+            self.tracker.reset()  # a reconnect: old tracks end (their dwell is observed), no carry-over
+            self.generation = generation
+        if self.exclude is not None and len(dets):
+            dets = dets[self.exclude.keep(dets.anchors)]
+        tu = self.tracker.update(dets, t)
+        t1 = time.perf_counter()
+        crossings = {ln.name: ln.update(tu) for ln in self.lines}
+        zone_occ = {z.name: z.update(tu) for z in self.zones}
+        dwell = {}
+        for z in self.zones:
+            h = z.drain_dwell()
+            if h.count:
+                dwell[z.name] = h
+        queue_wait = {z.name: z.estimated_wait_s for z in self.zones if z.queue}
+        heat = None
+        if self.heat is not None:
+            self.heat.update(tu)
+            heat = self.heat.drain()
+        t2 = time.perf_counter()
+        timings["track"] += t1 - t0
+        timings["analytics"] += t2 - t1
+        return FrameResult(
+            camera=self.cam.id,
+            occupancy=int(np.count_nonzero(tu.confirmed)),
+            zone_occupancy=zone_occ,
+            crossings=crossings,
+            dwell=dwell,
+            queue_wait=queue_wait,
+            heat=heat,
+        )
+
+
+@dataclass
+class RunStats:
+    """Throughput and latency figures the benchmark reads; bounded in size."""
+
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    frames: int = 0
+    delays: deque[float] = field(default_factory=lambda: deque(maxlen=20000))  # capture -> aggregate, seconds
+
+
+class Runner:
+    """Owns the readers, detector workers, per-camera analytics and the aggregator."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        sinks: Sequence[Sink],
+        *,
+        blocking: bool = False,
+        detectors: Sequence[PersonDetector] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        site: SiteOccupancy | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self._ready = threading.Condition()
+        self.readers = [CameraReader(cam, self._wake, blocking=blocking) for cam in cfg.cameras]
+        self.analytics = {cam.id: CameraAnalytics(cam, cfg) for cam in cfg.cameras}
+        self.site = site or SiteOccupancy(cfg.aggregation.timezone)
+        layout = {c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines]) for c in cfg.cameras}
+        self.aggregator = Aggregator(
+            layout,
+            cfg.aggregation.bucket_seconds,
+            sinks,
+            site_occupancy=lambda: self.site.value,
+            site_add=self.site.add,
+            entrances={(e.camera, e.line) for e in cfg.entrances},
+            clock=wall_clock,
+        )
+        for reader in self.readers:
+            reader.pool.on_count = lambda fate, cam=reader.cam.id: self.aggregator.count_frame(cam, fate)
+        self.detectors = (
+            list(detectors) if detectors is not None else [self._make_detector() for _ in range(cfg.detector.sessions)]
+        )
+        self.stats = RunStats()
+        self._stats_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._workers = [
+            threading.Thread(target=self._work, args=(d,), name=f"detect-{i}", daemon=True)
+            for i, d in enumerate(self.detectors)
+        ]
+        self.heartbeat = time.monotonic()
+
+    def _make_detector(self) -> PersonDetector:
+        d, t = self.cfg.detector, self.cfg.tracker
+        return load_detector(
+            d.model,
+            SessionSettings(threads=d.threads, spinning=d.spinning),
+            # the tracker's second stage needs the weak detections too
+            Thresholds(score=min(d.score, t.low_score), iou=d.iou, min_box=d.min_box, max_box=d.max_box),
+        )
+
+    @property
+    def model_sha256(self) -> str:
+        return self.detectors[0].entry.sha256
+
+    def _wake(self) -> None:
+        with self._ready:
+            self._ready.notify_all()
+
+    def start(self) -> None:
+        """Detectors are already warm (constructed); start workers, then readers."""
+        for w in self._workers:
+            w.start()
+        for r in self.readers:
+            r.start()
+
+    def _next_frame(self):
+        with self._ready:
+            while not self._stop.is_set():
+                best, best_t = None, None
+                for r in self.readers:
+                    if r.busy:
+                        continue
+                    t = r.peek_time()
+                    if t is not None and (best_t is None or t < best_t):
+                        best, best_t = r, t
+                if best is not None:
+                    frame = best.take()
+                    if frame is not None:
+                        best.busy = True
+                        return best, frame
+                self._ready.wait(0.5)
+        return None, None
+
+    def _work(self, detector: PersonDetector) -> None:
+        timings = dict.fromkeys(STAGES, 0.0)
+        while True:
+            reader, frame = self._next_frame()
+            if reader is None:
+                break
+            try:
+                t0 = time.perf_counter()
+                try:
+                    shape = frame.buffer.shape
+                    outputs = detector.infer(frame.buffer)
+                finally:
+                    reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
+                dets = detector.postprocess(outputs, shape)
+                t1 = time.perf_counter()
+                timings["detect"] += t1 - t0
+                size = (shape[1], shape[0])
+                result = self.analytics[reader.cam.id].process(dets, frame.t, size, reader.generation, timings)
+                result.inference_s = t1 - t0
+                t2 = time.perf_counter()
+                self.aggregator.record(result)
+                t3 = time.perf_counter()
+                timings["sinks"] += t3 - t2
+                with self._stats_lock:
+                    for k, v in timings.items():
+                        self.stats.timings[k] += v
+                    self.stats.frames += 1
+                    self.stats.delays.append(time.monotonic() - frame.t)
+                timings = dict.fromkeys(STAGES, 0.0)
+            except Exception:
+                log.exception("camera %s: frame processing failed; continuing", reader.cam.id)
+            finally:
+                reader.busy = False
+                self._wake()
+
+    # ---- supervisor side
+    def all_finished(self) -> bool:
+        return all(r.status.finished for r in self.readers) and not any(r.busy or r.peek_time() for r in self.readers)
+
+    def tick(self) -> None:
+        self.heartbeat = time.monotonic()
+        self.aggregator.tick()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop readers, let workers finish their frame, drop what is left, flush the bucket to every sink."""
+        deadline = time.monotonic() + timeout
+        for r in self.readers:
+            r.stop()
+        for r in self.readers:
+            r.join(max(0.1, deadline - time.monotonic()))
+        self._stop.set()
+        self._wake()
+        for w in self._workers:
+            w.join(max(0.1, deadline - time.monotonic()))
+        for r in self.readers:
+            r.discard_pending()
+        self.aggregator.flush()
+        self.aggregator.close()
+
+    def statuses(self):
+        return [r.status for r in self.readers]

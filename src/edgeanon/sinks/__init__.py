@@ -1,0 +1,1 @@
+"""Sinks receive aggregates only: bucketed counts with labels from the config or fixed lists."""

@@ -1,0 +1,48 @@
+"""Human-readable bucket summaries on stdout: what an operator watching `edgeanon run` sees."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from edgeanon.aggregate import Bucket, FrameResult
+
+
+class ConsoleSink:
+    name = "console"
+
+    def __init__(self, timezone: str, stream: TextIO | None = None) -> None:
+        self._tz = ZoneInfo(timezone)
+        self._out = stream or sys.stdout
+
+    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
+        pass
+
+    def on_bucket(self, bucket: Bucket) -> None:
+        start = datetime.fromtimestamp(bucket.start, self._tz).strftime("%Y-%m-%d %H:%M:%S%z")
+        kind = "partial bucket (flushed at shutdown)" if bucket.partial else "bucket"
+        lines = [
+            f"{kind} {start} +{bucket.length}s: site in {bucket.site_in} out {bucket.site_out}, "
+            f"occupancy {bucket.site_occupancy}"
+        ]
+        for cam, cb in bucket.cameras.items():
+            f = cb.frames
+            parts = [
+                f"  {cam}: frames {f['inferred']} inferred / {f['captured']} captured "
+                f"({f['dropped']} dropped, {f['skipped']} skipped), "
+                f"people mean {cb.occupancy_mean:.1f} max {cb.occupancy_max}"
+            ]
+            parts += [
+                f"zone {z} mean {zb.occupancy_mean:.1f} max {zb.occupancy_max}"
+                + (f" dwell n={zb.dwell_count}" if zb.dwell_count else "")
+                for z, zb in cb.zones.items()
+            ]
+            parts += [f"line {ln} in {lb.in_} out {lb.out}" for ln, lb in cb.lines.items()]
+            lines.append("; ".join(parts))
+        self._out.write("\n".join(lines) + "\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,180 @@
+"""Prometheus exposition from a private registry; label values come only from the config or fixed lists."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from edgeanon import __version__
+from edgeanon.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES, Bucket, FrameResult
+from edgeanon.status import CameraStatus
+
+INFERENCE_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28)
+
+
+class _CameraHealth(Collector):
+    """Reads camera state at scrape time, so the exposed counters are the capture counters themselves."""
+
+    def __init__(self, statuses: Callable[[], Iterable[CameraStatus]]) -> None:
+        self._statuses = statuses
+
+    def collect(self):
+        up = GaugeMetricFamily("edgeanon_camera_up", "1 while the camera delivers frames.", labels=["camera"])
+        fps = GaugeMetricFamily("edgeanon_camera_fps", "Measured analysis frame rate.", labels=["camera"])
+        frames = CounterMetricFamily(
+            "edgeanon_frames",
+            "Captured frames and the fate of each: inferred, dropped (a newer frame replaced it "
+            "before inference) or skipped (pacing). Every frame is zeroed when its fate is decided.",
+            labels=["camera", "fate"],
+        )
+        reconnects = CounterMetricFamily(
+            "edgeanon_camera_reconnects", "Source reopen attempts after a failure.", labels=["camera"]
+        )
+        for st in self._statuses():
+            c = st.counters
+            up.add_metric([st.camera], 1.0 if st.up else 0.0)
+            fps.add_metric([st.camera], st.fps if st.up else 0.0)
+            for fate in FATES:
+                frames.add_metric([st.camera, fate], float(getattr(c, fate)))
+            reconnects.add_metric([st.camera], float(st.reconnects))
+        yield from (up, fps, frames, reconnects)
+
+
+class _DwellHistograms(Collector):
+    """Zone dwell as a Prometheus histogram built from the analytics' fixed buckets (no raw observations kept)."""
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        self.counts = {k: np.zeros(len(DWELL_BUCKETS_S), np.int64) for k in keys}
+        self.sums = dict.fromkeys(keys, 0.0)
+
+    def collect(self):
+        fam = HistogramMetricFamily(
+            "edgeanon_zone_dwell_seconds",
+            "Time people spent in a zone, observed as they leave it.",
+            labels=["camera", "zone"],
+        )
+        for (cam, zone), counts in self.counts.items():
+            cum = np.cumsum(counts)
+            buckets = [
+                ("+Inf" if math.isinf(b) else repr(b), float(c)) for b, c in zip(DWELL_BUCKETS_S, cum, strict=True)
+            ]
+            fam.add_metric([cam, zone], buckets, self.sums[(cam, zone)])
+        yield fam
+
+
+class PrometheusSink:
+    name = "prometheus"
+
+    def __init__(
+        self,
+        layout: dict[str, tuple[list[str], list[str], list[str]]],  # camera -> (zones, lines, queue zones)
+        model_sha256: str,
+        statuses: Callable[[], Iterable[CameraStatus]],
+        heatmap_shape: tuple[int, int] | None = None,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        Info("edgeanon_build", "Version and model of this process.", registry=r).info(
+            {"version": __version__, "model_sha256": model_sha256}
+        )
+        r.register(_CameraHealth(statuses))
+        self.crossings = Counter(
+            "edgeanon_line_crossings", "People crossing a configured line.", ["camera", "line", "direction"], registry=r
+        )
+        self.zone_occupancy = Gauge(
+            "edgeanon_zone_occupancy", "People currently in a configured zone.", ["camera", "zone"], registry=r
+        )
+        self.camera_occupancy = Gauge(
+            "edgeanon_camera_occupancy", "People currently seen by a camera.", ["camera"], registry=r
+        )
+        self.site_occupancy = Gauge(
+            "edgeanon_site_occupancy",
+            "People inside the site: entrance in minus out since local midnight, >= 0.",
+            registry=r,
+        )
+        self.dwell = _DwellHistograms([(cam, z) for cam, (zones, _, _) in layout.items() for z in zones])
+        r.register(self.dwell)
+        self.queue_length = Gauge("edgeanon_queue_length", "People in a queue zone.", ["camera", "zone"], registry=r)
+        self.queue_wait = Gauge(
+            "edgeanon_queue_wait_seconds",
+            "Estimated waiting time from people who recently left the queue.",
+            ["camera", "zone"],
+            registry=r,
+        )
+        self.inference = Histogram(
+            "edgeanon_inference_seconds",
+            "Detector time per frame (preprocess to NMS).",
+            ["camera"],
+            buckets=INFERENCE_BUCKETS,
+            registry=r,
+        )
+        self.buckets = Counter("edgeanon_buckets", "Aggregate buckets published to the sinks.", registry=r)
+        self.heat = (
+            Gauge(
+                "edgeanon_heatmap_presence",
+                "Presence counts per coarse grid cell in the last closed bucket.",
+                ["camera", "row", "col"],
+                registry=r,
+            )
+            if heatmap_shape
+            else None
+        )
+        self._heatmap_shape = heatmap_shape
+        # Create every series up front so dashboards see zeros, not gaps.
+        for cam, (zones, lines, queues) in layout.items():
+            self.camera_occupancy.labels(cam)
+            self.inference.labels(cam)
+            for z in zones:
+                self.zone_occupancy.labels(cam, z)
+            for q in queues:
+                self.queue_length.labels(cam, q)
+                self.queue_wait.labels(cam, q)
+            for ln in lines:
+                for d in DIRECTIONS:
+                    self.crossings.labels(cam, ln, d)
+
+    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
+        cam = result.camera
+        self.camera_occupancy.labels(cam).set(result.occupancy)
+        self.inference.labels(cam).observe(result.inference_s)
+        for zone, n in result.zone_occupancy.items():
+            self.zone_occupancy.labels(cam, zone).set(n)
+            if zone in result.queue_wait:
+                self.queue_length.labels(cam, zone).set(n)
+        for zone, wait in result.queue_wait.items():
+            self.queue_wait.labels(cam, zone).set(wait if wait is not None else float("nan"))
+        for zone, hist in result.dwell.items():
+            self.dwell.counts[(cam, zone)] += hist.counts
+            self.dwell.sums[(cam, zone)] += hist.sum_s
+        for line, (n_in, n_out) in result.crossings.items():
+            if n_in:
+                self.crossings.labels(cam, line, "in").inc(n_in)
+            if n_out:
+                self.crossings.labels(cam, line, "out").inc(n_out)
+        self.site_occupancy.set(site_occupancy)
+
+    def on_bucket(self, bucket: Bucket) -> None:
+        self.site_occupancy.set(bucket.site_occupancy)
+        if not bucket.partial:
+            self.buckets.inc()
+        if self.heat is None:
+            return
+        for cam, cb in bucket.cameras.items():
+            if cb.heatmap is None:
+                continue
+            for (row, col), v in zip(*_cells(cb.heatmap), strict=True):
+                self.heat.labels(cam, str(row), str(col)).set(v)
+
+    def close(self) -> None:
+        pass
+
+
+def _cells(grid):
+    rows, cols = grid.shape
+    idx = [(r, c) for r in range(rows) for c in range(cols)]
+    return idx, [float(grid[r, c]) for r, c in idx]

@@ -1,0 +1,32 @@
+"""Camera health as plain numbers, shared by capture (which writes it) and sinks (which read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FrameCounters:
+    """Per-camera frame accounting; only ``FramePool`` writes it."""
+
+    captured: int = 0
+    inferred: int = 0
+    dropped: int = 0
+    skipped: int = 0
+    released: int = 0
+
+    def balanced(self) -> bool:
+        return self.captured == self.inferred + self.dropped + self.skipped == self.released
+
+
+@dataclass
+class CameraStatus:
+    camera: str
+    up: bool = False
+    finished: bool = False
+    reconnects: int = 0
+    fps: float = 0.0
+    last_frame: float | None = None  # monotonic
+    last_error: str = ""
+    frame_size: tuple[int, int] | None = None  # (width, height)
+    counters: FrameCounters = field(default_factory=FrameCounters)
