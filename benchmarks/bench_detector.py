@@ -135,13 +135,25 @@ def main() -> None:
     configs = []
     for model in args.models:
         for threads in args.threads:
-            cmd = [sys.executable, __file__, "--one", model, str(threads), "--rounds", str(args.rounds),
-                   "--per-round", str(args.per_round)] + (["--spinning"] if args.spinning else [])
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                model,
+                str(threads),
+                "--rounds",
+                str(args.rounds),
+                "--per-round",
+                str(args.per_round),
+            ] + (["--spinning"] if args.spinning else [])
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            print(f"{model:24s} threads={threads} run={r['session_run_ms_median']:.2f}ms "
-                  f"detector={r['detector_ms_median']:.2f}ms overhead={r['detector_overhead']:.3f} "
-                  f"rss={r['peak_rss_mb']:.0f}MB", flush=True)
+            print(
+                f"{model:24s} threads={threads} run={r['session_run_ms_median']:.2f}ms "
+                f"detector={r['detector_ms_median']:.2f}ms overhead={r['detector_overhead']:.3f} "
+                f"rss={r['peak_rss_mb']:.0f}MB",
+                flush=True,
+            )
             configs.append(r)
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

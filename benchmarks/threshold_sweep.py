@@ -50,8 +50,10 @@ def main() -> None:
         outs = {k: (det.infer(f), f.shape) for k, f in fr.items()}
         sets[name] = (labels, outs)
     print(f"# Threshold sweep ({args.model})\n")
-    print("Count error = detected - labelled, per labelled frame. MAE = mean |error|; within1 = share of frames "
-          "with |error| <= 1. Choose on **dev**; **test** is shown only to check.\n")
+    print(
+        "Count error = detected - labelled, per labelled frame. MAE = mean |error|; within1 = share of frames "
+        "with |error| <= 1. Choose on **dev**; **test** is shown only to check.\n"
+    )
     print("| score | iou | dev MAE | dev bias | dev within1 | test MAE | test bias | test within1 | test max |")
     print("|---|---|---|---|---|---|---|---|---|")
     for iou in (0.5, 0.6, 0.7):

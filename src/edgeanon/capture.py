@@ -104,8 +104,9 @@ class Frame:
 
     camera: str
     buffer: Buffer
-    t: float  # time.monotonic() at capture
+    t: float  # analysis time, seconds: capture time for live sources, media time for files
     seq: int
+    wall: float = 0.0  # time.monotonic() when it was read, for staleness and latency
 
 
 def _open(source: DeviceSource | FileSource | UrlSource, cam: Camera) -> cv2.VideoCapture:
@@ -164,6 +165,7 @@ class CameraReader:
         self._seq = 0
         self._cap: cv2.VideoCapture | None = None
         self._session_frames = 0
+        self._media_next: float | None = None
         self.busy = False  # a worker holds a frame of this camera (set by the runner)
         self.generation = 0  # bumps on every (re)open so trackers can reset
 
@@ -204,17 +206,19 @@ class CameraReader:
 
     # ---- reader thread
     def _run(self) -> None:
-        backoff = 0.25
+        first_backoff = min(0.25, self.cam.reconnect_max_s)
+        backoff = first_backoff
         try:
             while not self._stop.is_set():
                 if not self._connect():
+                    self.status.reconnects += 1  # a failed (re)open is retried after the back-off
                     if self._stop.wait(backoff):
                         break
                     backoff = min(backoff * 2, self.cam.reconnect_max_s)
                     continue
                 reason = self._read_loop()
                 if self._session_frames:  # it worked for a while: start the back-off afresh
-                    backoff = 0.25
+                    backoff = first_backoff
                 self._close()
                 if reason == "eof":
                     src = self.cam.source
@@ -275,6 +279,9 @@ class CameraReader:
         period = 1.0 / self.cam.fps
         next_due = 0.0
         started = self._clock()
+        # Files are analysed on their own timeline (frame index / fps) so that tracking, dwell and
+        # pacing behave the same whether a file plays in real time or as fast as possible.
+        media_t0 = started if self._media_next is None else self._media_next
         n_read = 0
         ema_dt = 0.0
         last_accept = None
@@ -299,25 +306,27 @@ class CameraReader:
                     self.pool.captured()
                     self.pool.release(frame, Fate.SKIPPED)
                     return "stop"
-            t = self._clock()
+            now = self._clock()
+            t = media_t0 + (n_read - 1) * native_period if isinstance(src, FileSource) else now
+            self._media_next = t + native_period
             self.pool.captured()
             if not self.status.up:
                 log.info("camera %s: up (%s, %dx%d)", self.cam.id, describe_source(src), frame.shape[1], frame.shape[0])
                 self.status.last_error = ""
             self.status.up = True
-            self.status.last_frame = t
+            self.status.last_frame = now
             self.status.frame_size = (frame.shape[1], frame.shape[0])
             if t < next_due - 0.2 * period:  # pacing: faster than the target analysis rate
                 self.pool.release(frame, Fate.SKIPPED)
                 continue
             next_due = next_due + period if next_due > t - period else t + period
             if last_accept is not None:
-                dt = t - last_accept
+                dt = now - last_accept
                 ema_dt = dt if ema_dt == 0 else 0.9 * ema_dt + 0.1 * dt
                 self.status.fps = 1.0 / ema_dt if ema_dt > 0 else 0.0
-            last_accept = t
+            last_accept = now
             self._seq += 1
-            self._put(Frame(self.cam.id, frame, t, self._seq))
+            self._put(Frame(self.cam.id, frame, t, self._seq, now))
         return "stop"
 
     def _put(self, frame: Frame) -> None:

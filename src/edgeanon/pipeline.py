@@ -21,7 +21,7 @@ from edgeanon.aggregate import Aggregator, FrameResult, Sink
 from edgeanon.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, SiteOccupancy, ZoneAnalytics
 from edgeanon.analytics.geometry import to_pixels
 from edgeanon.capture import CameraReader, Fate
-from edgeanon.config import Camera, Config
+from edgeanon.config import Camera, Config, FileSource
 from edgeanon.detections import Detections
 from edgeanon.detector import PersonDetector, SessionSettings, Thresholds, load_detector
 from edgeanon.tracking import Tracker, TrackerSettings
@@ -118,7 +118,7 @@ class CameraAnalytics:
         timings["analytics"] += t2 - t1
         return FrameResult(
             camera=self.cam.id,
-            occupancy=int(np.count_nonzero(tu.confirmed)),
+            occupancy=self.tracker.present,  # confirmed tracks, incl. people hidden for under max_age
             zone_occupancy=zone_occ,
             crossings=crossings,
             dwell=dwell,
@@ -144,14 +144,17 @@ class Runner:
         cfg: Config,
         sinks: Sequence[Sink],
         *,
-        blocking: bool = False,
         detectors: Sequence[PersonDetector] | None = None,
         wall_clock: Callable[[], float] = time.time,
         site: SiteOccupancy | None = None,
     ) -> None:
         self.cfg = cfg
         self._ready = threading.Condition()
-        self.readers = [CameraReader(cam, self._wake, blocking=blocking) for cam in cfg.cameras]
+        # A file that is not played in real time is read as fast as the detector goes, dropping nothing.
+        self.readers = [
+            CameraReader(cam, self._wake, blocking=isinstance(cam.source, FileSource) and not cam.source.realtime)
+            for cam in cfg.cameras
+        ]
         self.analytics = {cam.id: CameraAnalytics(cam, cfg) for cam in cfg.cameras}
         self.site = site or SiteOccupancy(cfg.aggregation.timezone)
         layout = {c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines]) for c in cfg.cameras}
@@ -247,7 +250,7 @@ class Runner:
                     for k, v in timings.items():
                         self.stats.timings[k] += v
                     self.stats.frames += 1
-                    self.stats.delays.append(time.monotonic() - frame.t)
+                    self.stats.delays.append(time.monotonic() - frame.wall)
                 timings = dict.fromkeys(STAGES, 0.0)
             except Exception:
                 log.exception("camera %s: frame processing failed; continuing", reader.cam.id)

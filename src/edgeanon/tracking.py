@@ -19,6 +19,8 @@ Why this shape:
   2. Weak detections (``low_score <= score < high_score``) may then only *extend* tracks matched in the
      previous update and still unmatched: an occluded person keeps their track, but a weak detection
      can neither start a track nor revive a lost one, which keeps phantom tracks (and counts) out.
+     Weak detections carry a track for at most ``max_age`` after its last confident match; otherwise a
+     track passing a cone or a sign (which the detector scores 0.3-0.4) would stay on it for good.
 - **IoU gating convention.** The cost of a pair is ``1 - IoU`` of the detection box and the track's
   *predicted* box. A pair may match only if ``IoU >= match_iou`` (stages 1 and 1b, buffered IoU in 1b)
   or ``IoU >= low_match_iou`` (stage 2), i.e. ``cost <= 1 - gate``, and never at ``IoU == 0``.
@@ -192,6 +194,7 @@ class Tracker:
         cap = settings.capacity
         self._kf = np.zeros((cap, 5, 4), np.float64)  # rows _X, _V, _P00, _P01, _P11 per slot
         self._t_seen = np.zeros(cap, np.float64)  # time of the last matched detection
+        self._t_strong = np.zeros(cap, np.float64)  # time of the last confident (stage 1/1b) match
         self._hits = np.zeros(cap, np.int64)  # consecutive matched updates
         self._ids = np.zeros(cap, np.int64)
         self._alive = np.zeros(cap, bool)
@@ -207,6 +210,11 @@ class Tracker:
     def active(self) -> int:
         """Number of live tracks (tentative, confirmed and lost-but-kept)."""
         return int(np.count_nonzero(self._alive))
+
+    @property
+    def present(self) -> int:
+        """Confirmed tracks not yet ended: people in view, including those hidden for less than ``max_age``."""
+        return int(np.count_nonzero(self._alive & self._confirmed))
 
     def reset(self) -> None:
         """Drop every track, e.g. after a camera reconnect; the slots are reported ended on the next update."""
@@ -265,20 +273,24 @@ class Tracker:
             r1b, c1b = _associate(xyxy[rest_high], pred_xyxy[tent], s.match_iou, margin)
             c1b = tent[c1b]
             open_cols[c1b] = False
-        # Stage 2: weak detections against tracks matched last update and still unmatched.
-        cand = (open_cols & self._matched_prev[live]).nonzero()[0]
+        # Stage 2: weak detections against tracks matched last update and still unmatched, and only for
+        # max_age after their last confident match: a track that walks past a cone or a sign must not live
+        # on, matched to that static low-score detection, as a phantom person.
+        strong_recent = t - self._t_strong[live] <= s.max_age
+        cand = (open_cols & self._matched_prev[live] & strong_recent).nonzero()[0]
         r2, c2 = _associate(xyxy[low_idx], pred_xyxy[cand], s.low_match_iou)
 
         m_det = np.concatenate([high_idx[r1], rest_high[r1b], low_idx[r2]])
         m_col = np.concatenate([c1, c1b, cand[c2]])
         m_slot = live[m_col]
         just = self._correct(m_slot, state[m_col], dt[m_col], xyxy[m_det], t)
+        self._t_strong[live[np.concatenate([c1, c1b])]] = t
 
         # End tentative tracks that missed, and confirmed ones unseen for longer than max_age.
         matched = np.zeros_like(alive)
         matched[m_slot] = True
         unmatched = alive & ~matched
-        end = unmatched & (~self._confirmed | (t - self._t_seen > s.max_age))
+        end = unmatched & (~self._confirmed | (t - self._t_seen > s.max_age) | (t - self._t_strong > s.max_age))
         end |= self._reset_pending
         ended = end.nonzero()[0]
         ended_confirmed = self._confirmed[ended]
@@ -350,6 +362,7 @@ class Tracker:
         st[:, _P11] = h**2
         self._kf[slot] = st
         self._t_seen[slot] = t
+        self._t_strong[slot] = t
         self._hits[slot] = 1
         self._ids[slot] = np.arange(self._next_id, self._next_id + slot.size)
         self._next_id += int(slot.size)

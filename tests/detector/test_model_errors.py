@@ -24,7 +24,8 @@ def shipped_copy(tmp_path):
     d = tmp_path / "models"
     d.mkdir()
     shutil.copy(root / "manifest.json", d / "manifest.json")
-    shutil.copy(root / entry.file, d / entry.file)
+    for other in manifest.models.values():
+        shutil.copy(root / other.file, d / other.file)
     return d, d / entry.file
 
 

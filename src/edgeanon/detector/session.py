@@ -47,6 +47,7 @@ _OPT_LEVELS = {
 def build_session(model_bytes: bytes, path: Path, settings: SessionSettings):  # -> ort.InferenceSession
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # belt and braces with ORT_DISABLE_TELEMETRY (see edgeanon/__init__.py)
     so = ort.SessionOptions()
     so.intra_op_num_threads = settings.threads or physical_cores()
     so.inter_op_num_threads = 1
