@@ -193,8 +193,9 @@ class CameraReader:
             return frame
 
     def peek_time(self) -> float | None:
+        """Wall (monotonic) capture time of the waiting frame: comparable across cameras and files."""
         slot = self._slot
-        return None if slot is None else slot.t
+        return None if slot is None else slot.wall
 
     def release(self, frame: Frame, fate: Fate = Fate.INFERRED) -> None:
         self.pool.release(frame.buffer, fate)

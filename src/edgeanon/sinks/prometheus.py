@@ -6,13 +6,15 @@ import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from edgeanon import __version__
 from edgeanon.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES, Bucket, FrameResult
 from edgeanon.status import CameraStatus
+
+disable_created_metrics()  # `_created` timestamps per series only add noise to a device's exposition
 
 INFERENCE_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28)
 
