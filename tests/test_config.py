@@ -12,6 +12,12 @@ import pytest
 from edgeanon.config import Config, ConfigError, UrlSource, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
+POLICY = """\
+operator: {name: Shop K.K., accountable: manager, contact: privacy@shop.example}
+purposes:
+  - {id: occupancy, justification: staff the floor}
+  - {id: flow, justification: count visitors per hour}
+"""
 GOOD = """\
 cameras:
   - id: door
@@ -85,7 +91,7 @@ cameras:
 )
 def test_errors_name_file_line_and_field(text, line, field, message):
     with pytest.raises(ConfigError) as info:
-        parse_config(text, "site.yaml")
+        parse_config(text + POLICY, "site.yaml")
     first = str(info.value).splitlines()[0]
     assert first.startswith(f"site.yaml:{line}: {field}: "), first
     assert message in first
@@ -110,7 +116,7 @@ def test_yaml_level_errors(text, line, message):
 
 
 def test_good_config_and_defaults():
-    cfg = parse_config(GOOD)
+    cfg = parse_config(GOOD + POLICY)
     assert cfg.cameras[0].fps == 10 and cfg.http.host == "127.0.0.1" and cfg.aggregation.bucket_seconds == 60
     assert cfg.cameras[0].lines[0].in_side == "left"
 
@@ -118,6 +124,7 @@ def test_good_config_and_defaults():
 def test_password_is_secret_and_never_in_reprs():
     cfg = parse_config(
         "cameras:\n  - id: a\n    source: {kind: url, url: 'rtsp://cam/s1', username: admin, password: 'hunter2!'}\n"
+        + POLICY
     )
     src = cfg.cameras[0].source
     assert isinstance(src, UrlSource)
@@ -138,7 +145,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_check_config_cli(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(GOOD + "http:\n  port: -1\n")
+    bad.write_text(GOOD + "http:\n  port: -1\n" + POLICY)
     proc = _cli("check-config", str(bad))
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"edgeanon: error: {bad}:7: http.port: Input should be greater than or equal to 0"
@@ -158,3 +165,80 @@ def test_schema_describes_every_field():
             if "description" not in spec and "$ref" not in spec and "allOf" not in spec:
                 missing.append(f"{name}.{field}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "rule"),
+    [
+        ("retention: {raw_frames_seconds: 5}\n", "retention.raw_frames_seconds", "R2-discard"),
+        ("retention: {aggregates_days: 401}\n", "retention.aggregates_days", "R6-retention"),
+        ("retention: {audit_days: 5000}\n", "retention.audit_days", "R6-retention"),
+    ],
+)
+def test_policy_refusals_quote_the_rule(extra, field, rule):
+    with pytest.raises(ConfigError) as info:
+        parse_config(GOOD + POLICY + extra, "site.yaml")
+    msg = str(info.value)
+    assert f": {field}: refused:" in msg and f"Rule {rule}" in msg
+
+
+@pytest.mark.parametrize(
+    ("purpose", "rule"),
+    [
+        ("identification", "R3-no-identification"),
+        ("face_recognition", "R3-no-identification"),
+        ("reidentification", "R3-no-identification"),
+        ("face_features", "R4-no-feature-data"),
+        ("embeddings", "R4-no-feature-data"),
+        ("race", "R5-no-sensitive"),
+        ("ethnicity", "R5-no-sensitive"),
+        ("religion", "R5-no-sensitive"),
+        ("disability", "R5-no-sensitive"),
+        ("health", "R5-no-sensitive"),
+        ("recording", "R2-discard"),
+        ("Keep-Frames", "R2-discard"),
+    ],
+)
+def test_forbidden_purposes_are_refused_with_reason(purpose, rule):
+    text = GOOD + POLICY + f"  - {{id: {purpose}, justification: we would like to}}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "site.yaml")
+    msg = str(info.value)
+    assert msg.startswith("site.yaml:10: purposes.2.id: refused:"), msg
+    assert f"Rule {rule}" in msg
+
+
+@pytest.mark.parametrize(
+    ("purposes", "camera_extra", "field", "needs"),
+    [
+        ("[occupancy]", "", "cameras.0.lines.0", "'flow'"),
+        (
+            "[flow]",
+            "    zones: [{name: z, polygon: [[0,0],[10,0],[10,10]]}]\n",
+            "cameras.0.zones.0",
+            "'occupancy', 'dwell' or 'queue'",
+        ),
+        (
+            "[occupancy, flow]",
+            "    zones: [{name: q, queue: true, polygon: [[0,0],[10,0],[10,10]]}]\n",
+            "cameras.0.zones.0.queue",
+            "'queue'",
+        ),
+        ("[occupancy, flow]", "    heatmap: {rows: 4, cols: 4}\n", "cameras.0.heatmap", "'heatmap'"),
+    ],
+)
+def test_undeclared_analytics_are_refused(purposes, camera_extra, field, needs):
+    ids = [p.strip() for p in purposes.strip("[]").split(",")]
+    policy = "operator: {name: S, accountable: m, contact: a@b.example}\npurposes:\n" + "".join(
+        f"  - {{id: {p}, justification: j}}\n" for p in ids
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(GOOD + camera_extra + policy, "site.yaml")
+    msg = str(info.value)
+    assert f": {field}: refused:" in msg and f"needs the purpose {needs}" in msg and "R1-purpose" in msg
+
+
+def test_operator_and_purposes_are_required():
+    with pytest.raises(ConfigError) as info:
+        parse_config(GOOD, "site.yaml")
+    assert "operator: Field required" in str(info.value) and "purposes: Field required" in str(info.value)

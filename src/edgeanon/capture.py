@@ -150,6 +150,7 @@ class CameraReader:
         notify: Callable[[], None],
         blocking: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        allowed: Callable[[], bool] = lambda: True,
     ) -> None:
         self.cam = cam
         self.pool = FramePool()
@@ -157,6 +158,7 @@ class CameraReader:
         self._notify = notify
         self._blocking = blocking
         self._clock = clock
+        self._allowed = allowed  # opening hours: when False the source is closed, not just ignored
         self._slot: Frame | None = None
         self._slot_lock = threading.Lock()
         self._slot_free = threading.Condition(self._slot_lock)
@@ -211,6 +213,16 @@ class CameraReader:
         backoff = first_backoff
         try:
             while not self._stop.is_set():
+                if not self._allowed():
+                    if not self.status.closed:
+                        log.info("camera %s: outside opening hours, source closed", self.cam.id)
+                    self.status.closed, self.status.up = True, False
+                    self._notify()
+                    self._stop.wait(5.0)
+                    continue
+                if self.status.closed:
+                    log.info("camera %s: opening hours started", self.cam.id)
+                    self.status.closed = False
                 if not self._connect():
                     self.status.reconnects += 1  # a failed (re)open is retried after the back-off
                     if self._stop.wait(backoff):
@@ -286,7 +298,12 @@ class CameraReader:
         n_read = 0
         ema_dt = 0.0
         last_accept = None
+        next_hours_check = started + 1.0
         while not self._stop.is_set():
+            if self._clock() >= next_hours_check:
+                next_hours_check = self._clock() + 1.0
+                if not self._allowed():
+                    return "closed"
             buf = self.pool.acquire(timeout=1.0)
             ok, frame = cap.read(buf) if buf is not None else cap.read()
             if not ok or frame is None:

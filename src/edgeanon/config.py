@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from edgeanon import policy
 from edgeanon.errors import EdgeanonError
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
@@ -237,9 +238,157 @@ class HttpConfig(_Model):
     port: int = Field(9108, ge=0, le=65535, description="Port for /metrics and the pages (0: pick a free one).")
 
 
-class Config(_Model):
-    """One site: its cameras and what to count."""
+# ---------------------------------------------------------------- policy (guidebook)
 
+
+class Operator(_Model):
+    name: str = Field(min_length=1, max_length=200, description="Legal name of the business operating the cameras.")
+    accountable: str = Field(min_length=1, max_length=200, description="Person or role accountable for the cameras.")
+    contact: str = Field(
+        min_length=3, max_length=200, description="One inquiry contact for the public: email, phone or URL."
+    )
+    notice_url: str | None = Field(None, description="Where the notice is published on the web.")
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, v: str) -> str:
+        if not (
+            re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v)
+            or re.fullmatch(r"\+?[0-9][0-9 ()-]{5,}", v)
+            or re.match(r"https?://\S+$", v)
+        ):
+            raise ValueError("must be an email address, a phone number or an http(s) URL")
+        return v
+
+
+class Purpose(_Model):
+    id: str = Field(description=f"One of: {', '.join(policy.PURPOSES)}.")
+    justification: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="Why this purpose needs cameras, in words a customer can follow; shown in the notice.",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        key = v.strip().lower().replace("-", "_").replace(" ", "_")
+        if key in policy.FORBIDDEN_PURPOSES:
+            raise ValueError(policy.refusal(policy.FORBIDDEN_PURPOSES[key], f"purpose {v!r}"))
+        if key not in policy.PURPOSES:
+            raise ValueError(f"unknown purpose {v!r}; declare one of: {', '.join(policy.PURPOSES)}")
+        return key
+
+
+class Retention(_Model):
+    raw_frames_seconds: int = Field(
+        0, description="How long raw frames are kept: must be 0 (frames are zeroed right after inference)."
+    )
+    aggregates_days: int = Field(
+        90, ge=1, description=f"Days aggregates are kept in the store (at most {policy.MAX_AGGREGATE_RETENTION_DAYS})."
+    )
+    audit_days: int = Field(
+        400, ge=1, description=f"Days audit records are kept (at most {policy.MAX_AUDIT_RETENTION_DAYS})."
+    )
+
+    @field_validator("raw_frames_seconds")
+    @classmethod
+    def _no_frames(cls, v: int) -> int:
+        if v != 0:
+            raise ValueError(policy.refusal("R2-discard", f"keeping raw frames for {v} s"))
+        return v
+
+    @field_validator("aggregates_days")
+    @classmethod
+    def _agg_max(cls, v: int) -> int:
+        if v > policy.MAX_AGGREGATE_RETENTION_DAYS:
+            raise ValueError(
+                policy.refusal(
+                    "R6-retention", f"{v} days is above the policy maximum of {policy.MAX_AGGREGATE_RETENTION_DAYS}"
+                )
+            )
+        return v
+
+    @field_validator("audit_days")
+    @classmethod
+    def _audit_max(cls, v: int) -> int:
+        if v > policy.MAX_AUDIT_RETENTION_DAYS:
+            raise ValueError(
+                policy.refusal(
+                    "R6-retention", f"{v} days is above the policy maximum of {policy.MAX_AUDIT_RETENTION_DAYS}"
+                )
+            )
+        return v
+
+
+class ThirdParty(_Model):
+    provided: bool = Field(False, description="Whether aggregates are given to anyone outside the operator.")
+    recipients: list[str] = Field(default_factory=list, description="Named recipients, when provided.")
+
+    @model_validator(mode="after")
+    def _named(self) -> ThirdParty:
+        if self.provided and not self.recipients:
+            raise ValueError(_at(("recipients",), "name every recipient when aggregates are provided to third parties"))
+        return self
+
+
+class Privacy(_Model):
+    k: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Small-cell threshold: heatmap cells and attribute bins counting fewer than k people in a "
+        "bucket are suppressed. Plain people counts (occupancy, in/out) are not.",
+    )
+    third_party: ThirdParty = Field(default_factory=ThirdParty)
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class OpeningHours(_Model):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        min_length=1, description="Days these hours apply to: mon, tue, wed, thu, fri, sat, sun."
+    )
+    open: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Local opening time, HH:MM.")
+    close: str = Field(pattern=r"^([01][0-9]|2[0-4]):[0-5][0-9]$", description="Local closing time, HH:MM.")
+
+    @model_validator(mode="after")
+    def _order(self) -> OpeningHours:
+        if self.close <= self.open:
+            raise ValueError(_at(("close",), "must be after open (split overnight hours into two entries)"))
+        return self
+
+
+class Schedule(_Model):
+    hours: list[OpeningHours] = Field(
+        min_length=1, description="When counting is needed. Outside these hours the cameras are not opened at all."
+    )
+
+
+class Storage(_Model):
+    directory: str = Field("edgeanon-data", description="Directory for the aggregate store and the audit log.")
+    store: str = Field("aggregates.db", description="SQLite file name (or absolute path) of the aggregate store.")
+    audit_log: str = Field("audit.jsonl", description="File name (or absolute path) of the hash-chained audit log.")
+
+    def store_path(self) -> Path:
+        return Path(self.directory).expanduser() / self.store
+
+    def audit_path(self) -> Path:
+        return Path(self.directory).expanduser() / self.audit_log
+
+
+class Config(_Model):
+    """One site: who is accountable, why it counts, its cameras and what to count."""
+
+    operator: Operator = Field(description="Who operates the cameras and answers questions (guidebook: planning).")
+    purposes: list[Purpose] = Field(
+        min_length=1, description="Why the site counts people; every analytic needs a declared purpose."
+    )
+    retention: Retention = Field(default_factory=Retention)
+    privacy: Privacy = Field(default_factory=Privacy)
+    schedule: Schedule | None = Field(None, description="Opening hours; without it the cameras run all day.")
+    storage: Storage = Field(default_factory=Storage)
     cameras: list[Camera] = Field(min_length=1, description="The cameras of this site.")
     entrances: list[EntranceRef] = Field(
         default_factory=list, description="Lines whose in/out together give the site occupancy."
@@ -248,6 +397,40 @@ class Config(_Model):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     aggregation: AggregationConfig = Field(default_factory=AggregationConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+
+    @property
+    def purpose_ids(self) -> frozenset[str]:
+        return frozenset(p.id for p in self.purposes)
+
+    @model_validator(mode="after")
+    def _purposes(self) -> Config:
+        declared = [p.id for p in self.purposes]
+        for i, pid in enumerate(declared):
+            if pid in declared[:i]:
+                raise ValueError(_at(("purposes", i), f"purpose {pid!r} is declared twice"))
+        have = set(declared)
+
+        def need(ok: bool, path: tuple[str | int, ...], what: str, purposes: str) -> None:
+            if not ok:
+                raise ValueError(_at(path, policy.refusal("R1-purpose", f"{what} needs the purpose {purposes}")))
+
+        for ci, cam in enumerate(self.cameras):
+            for li in range(len(cam.lines)):
+                need("flow" in have, ("cameras", ci, "lines", li), "counting line crossings", "'flow'")
+            for zi, zone in enumerate(cam.zones):
+                need(
+                    bool(have & {"occupancy", "dwell", "queue"}),
+                    ("cameras", ci, "zones", zi),
+                    "a zone",
+                    "'occupancy', 'dwell' or 'queue'",
+                )
+                if zone.queue:
+                    need("queue" in have, ("cameras", ci, "zones", zi, "queue"), "a queue zone", "'queue'")
+            if cam.heatmap is not None:
+                need("heatmap" in have, ("cameras", ci, "heatmap"), "a heatmap", "'heatmap'")
+        if self.entrances:
+            need("occupancy" in have, ("entrances",), "site occupancy from entrances", "'occupancy'")
+        return self
 
     @model_validator(mode="after")
     def _refs(self) -> Config:

@@ -24,6 +24,7 @@ from edgeanon.capture import CameraReader, Fate
 from edgeanon.config import Camera, Config, FileSource
 from edgeanon.detections import Detections
 from edgeanon.detector import PersonDetector, SessionSettings, Thresholds, load_detector
+from edgeanon.schedule import OpeningHours
 from edgeanon.tracking import Tracker, TrackerSettings
 
 log = logging.getLogger("edgeanon.pipeline")
@@ -147,12 +148,19 @@ class Runner:
         detectors: Sequence[PersonDetector] | None = None,
         wall_clock: Callable[[], float] = time.time,
         site: SiteOccupancy | None = None,
+        hours: OpeningHours | None = None,
     ) -> None:
         self.cfg = cfg
         self._ready = threading.Condition()
+        self.hours = hours or OpeningHours(cfg.schedule, cfg.aggregation.timezone)
         # A file that is not played in real time is read as fast as the detector goes, dropping nothing.
         self.readers = [
-            CameraReader(cam, self._wake, blocking=isinstance(cam.source, FileSource) and not cam.source.realtime)
+            CameraReader(
+                cam,
+                self._wake,
+                blocking=isinstance(cam.source, FileSource) and not cam.source.realtime,
+                allowed=self.hours.is_open,
+            )
             for cam in cfg.cameras
         ]
         self.analytics = {cam.id: CameraAnalytics(cam, cfg) for cam in cfg.cameras}

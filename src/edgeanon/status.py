@@ -24,6 +24,7 @@ class CameraStatus:
     camera: str
     up: bool = False
     finished: bool = False
+    closed: bool = False  # outside opening hours: deliberately not capturing
     reconnects: int = 0
     fps: float = 0.0
     last_frame: float | None = None  # monotonic
