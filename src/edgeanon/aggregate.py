@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from edgeanon import policy
 from edgeanon.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
 
 log = logging.getLogger("edgeanon.aggregate")
@@ -55,6 +56,7 @@ class CameraBucket:
     zones: dict[str, ZoneBucket] = field(default_factory=dict)
     lines: dict[str, LineBucket] = field(default_factory=dict)
     heatmap: np.ndarray | None = None
+    heatmap_suppressed: int = 0  # cells below k, reported as 0
 
     @property
     def occupancy_mean(self) -> float:
@@ -79,10 +81,11 @@ class FrameResult:
     """What analytics produced for one inferred frame of one camera."""
 
     camera: str
-    occupancy: int
+    occupancy: int | None  # None when the occupancy purpose is not declared
     zone_occupancy: dict[str, int]
     crossings: dict[str, tuple[int, int]]  # line -> (in, out) in this frame
     dwell: dict[str, DwellHistogram]  # zone -> dwell observed in this frame (fixed buckets, no track ids)
+    queue_length: dict[str, int]  # queue zone -> people in it
     queue_wait: dict[str, float | None]  # queue zone -> current wait estimate
     heat: np.ndarray | None = None  # presence counts of this frame on the heatmap grid
     inference_s: float = 0.0
@@ -112,8 +115,12 @@ class Aggregator:
         site_add: Callable[[int, int], None] | None = None,
         entrances: set[tuple[str, str]] | None = None,
         clock: Callable[[], float] = time.time,
+        purposes: frozenset[str] = frozenset(policy.PURPOSES),
+        k: int = 1,
     ) -> None:
         self.layout = layout
+        self.purposes = frozenset(purposes)
+        self.k = k
         self.length = bucket_seconds
         self.sinks = list(sinks)
         self._clock = clock
@@ -135,14 +142,31 @@ class Aggregator:
         }
         return Bucket(start, self.length, cams)
 
+    def _check_purposes(self, result: FrameResult) -> None:
+        """Run-time twin of the config check: a number whose purpose is not declared never reaches a sink."""
+        wanted = (
+            ("camera_occupancy", result.occupancy is not None),
+            ("zone_occupancy", bool(result.zone_occupancy)),
+            ("line_crossings", bool(result.crossings)),
+            ("zone_dwell", bool(result.dwell)),
+            ("queue_length", bool(result.queue_length)),
+            ("queue_wait", bool(result.queue_wait)),
+            ("heatmap", result.heat is not None),
+        )
+        for output, present in wanted:
+            if present:
+                policy.require(self.purposes, output)
+
     def record(self, result: FrameResult) -> None:
+        self._check_purposes(result)
         closed = None
         with self._lock:
             closed = self._roll(self._clock())
             cb = self._current.cameras[result.camera]
-            cb.occupancy_sum += result.occupancy
-            cb.occupancy_frames += 1
-            cb.occupancy_max = max(cb.occupancy_max, result.occupancy)
+            if result.occupancy is not None:
+                cb.occupancy_sum += result.occupancy
+                cb.occupancy_frames += 1
+                cb.occupancy_max = max(cb.occupancy_max, result.occupancy)
             for name, n in result.zone_occupancy.items():
                 zb = cb.zones[name]
                 zb.occupancy_sum += n
@@ -201,7 +225,23 @@ class Aggregator:
         self._publish(partial)
         return partial
 
+    def _suppress(self, bucket: Bucket) -> None:
+        """Small-cell suppression, the one layer before every sink: heatmap cells below k become 0.
+
+        Plain people counts (occupancy, in/out, dwell) are not suppressed: they identify nobody. A coarse
+        cell that only one or two people touched in a bucket could, with other knowledge, say where a
+        particular person went, so it is not reported.
+        """
+        if self.k <= 1:
+            return
+        for cb in bucket.cameras.values():
+            if cb.heatmap is not None:
+                small = (cb.heatmap > 0) & (cb.heatmap < self.k)
+                cb.heatmap_suppressed = int(np.count_nonzero(small))
+                cb.heatmap[small] = 0
+
     def _publish(self, bucket: Bucket) -> None:
+        self._suppress(bucket)
         self.buckets_closed += 0 if bucket.partial else 1
         for sink in self.sinks:
             self._call(sink, "on_bucket", bucket)

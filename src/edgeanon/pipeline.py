@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeanon import policy
 from edgeanon.aggregate import Aggregator, FrameResult, Sink
 from edgeanon.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, SiteOccupancy, ZoneAnalytics
 from edgeanon.analytics.geometry import to_pixels
@@ -53,6 +54,7 @@ class CameraAnalytics:
             )
         )
         self.capacity = t.capacity
+        self.allowed = policy.allowed_outputs(cfg.purpose_ids)  # only these analytics are built at all
         self.size: tuple[int, int] | None = None
         self.generation = -1
         self.zones: list[ZoneAnalytics] = []
@@ -63,9 +65,11 @@ class CameraAnalytics:
     def _build(self, size: tuple[int, int]) -> None:
         cam, cap = self.cam, self.capacity
         diag = float(np.hypot(*size))
+        zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length"} & self.allowed
         self.zones = [
             ZoneAnalytics(z.name, Polygon(_points(z.polygon, z.normalized, size), size), cap, size, queue=z.queue)
             for z in cam.zones
+            if zone_outputs
         ]
         self.lines = [
             LineCounter(
@@ -77,11 +81,13 @@ class CameraAnalytics:
                 frame_size=size,
             )
             for ln in cam.lines
+            if "line_crossings" in self.allowed
         ]
         self.exclude = (
             ExclusionMask([_points(e.polygon, e.normalized, size) for e in cam.exclude], size) if cam.exclude else None
         )
-        self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size) if cam.heatmap else None
+        want_heat = cam.heatmap is not None and "heatmap" in self.allowed
+        self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size) if want_heat else None
         self.size = size
 
     def process(
@@ -102,14 +108,18 @@ class CameraAnalytics:
             dets = dets[self.exclude.keep(dets.anchors)]
         tu = self.tracker.update(dets, t)
         t1 = time.perf_counter()
+        allowed = self.allowed
         crossings = {ln.name: ln.update(tu) for ln in self.lines}
-        zone_occ = {z.name: z.update(tu) for z in self.zones}
+        zone_all = {z.name: z.update(tu) for z in self.zones}
+        zone_occ = zone_all if "zone_occupancy" in allowed else {}
         dwell = {}
         for z in self.zones:
-            h = z.drain_dwell()
-            if h.count:
+            h = z.drain_dwell()  # always drained, so state stays bounded; exported only under "dwell"
+            if h.count and "zone_dwell" in allowed:
                 dwell[z.name] = h
-        queue_wait = {z.name: z.estimated_wait_s for z in self.zones if z.queue}
+        queues = [z for z in self.zones if z.queue and "queue_length" in allowed]
+        queue_length = {z.name: zone_all[z.name] for z in queues}
+        queue_wait = {z.name: z.estimated_wait_s for z in queues}
         heat = None
         if self.heat is not None:
             self.heat.update(tu)
@@ -119,10 +129,12 @@ class CameraAnalytics:
         timings["analytics"] += t2 - t1
         return FrameResult(
             camera=self.cam.id,
-            occupancy=self.tracker.present,  # confirmed tracks, incl. people hidden for under max_age
+            # people in view: confirmed tracks, incl. people hidden for under max_age
+            occupancy=self.tracker.present if "camera_occupancy" in allowed else None,
             zone_occupancy=zone_occ,
             crossings=crossings,
             dwell=dwell,
+            queue_length=queue_length,
             queue_wait=queue_wait,
             heat=heat,
         )
@@ -174,6 +186,8 @@ class Runner:
             site_add=self.site.add,
             entrances={(e.camera, e.line) for e in cfg.entrances},
             clock=wall_clock,
+            purposes=cfg.purpose_ids,
+            k=cfg.privacy.k,
         )
         for reader in self.readers:
             reader.pool.on_count = lambda fate, cam=reader.cam.id: self.aggregator.count_frame(cam, fate)

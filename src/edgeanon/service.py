@@ -50,7 +50,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     heat = next(((c.heatmap.rows, c.heatmap.cols) for c in cfg.cameras if c.heatmap), None)
     log.info("loading and warming up the detector")
     runner = Runner(cfg, sinks)
-    prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, heatmap_shape=heat)
+    prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, heatmap_shape=heat, purposes=cfg.purpose_ids)
     runner.aggregator.sinks.append(prom)
 
     def health() -> tuple[bool, dict]:

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from edgeanon import __version__
+from edgeanon import __version__, policy
 from edgeanon.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES, Bucket, FrameResult
 from edgeanon.status import CameraStatus
 
@@ -70,6 +70,8 @@ class _DwellHistograms(Collector):
 
 
 class PrometheusSink:
+    """Only the families whose purpose is declared exist at all, so an undeclared number has no name here."""
+
     name = "prometheus"
 
     def __init__(
@@ -78,36 +80,15 @@ class PrometheusSink:
         model_sha256: str,
         statuses: Callable[[], Iterable[CameraStatus]],
         heatmap_shape: tuple[int, int] | None = None,
+        purposes: frozenset[str] = frozenset(policy.PURPOSES),
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        allowed = policy.allowed_outputs(purposes)
         Info("edgeanon_build", "Version and model of this process.", registry=r).info(
             {"version": __version__, "model_sha256": model_sha256}
         )
         r.register(_CameraHealth(statuses))
-        self.crossings = Counter(
-            "edgeanon_line_crossings", "People crossing a configured line.", ["camera", "line", "direction"], registry=r
-        )
-        self.zone_occupancy = Gauge(
-            "edgeanon_zone_occupancy", "People currently in a configured zone.", ["camera", "zone"], registry=r
-        )
-        self.camera_occupancy = Gauge(
-            "edgeanon_camera_occupancy", "People currently seen by a camera.", ["camera"], registry=r
-        )
-        self.site_occupancy = Gauge(
-            "edgeanon_site_occupancy",
-            "People inside the site: entrance in minus out since local midnight, >= 0.",
-            registry=r,
-        )
-        self.dwell = _DwellHistograms([(cam, z) for cam, (zones, _, _) in layout.items() for z in zones])
-        r.register(self.dwell)
-        self.queue_length = Gauge("edgeanon_queue_length", "People in a queue zone.", ["camera", "zone"], registry=r)
-        self.queue_wait = Gauge(
-            "edgeanon_queue_wait_seconds",
-            "Estimated waiting time from people who recently left the queue.",
-            ["camera", "zone"],
-            registry=r,
-        )
         self.inference = Histogram(
             "edgeanon_inference_seconds",
             "Detector time per frame (preprocess to NMS).",
@@ -116,52 +97,99 @@ class PrometheusSink:
             registry=r,
         )
         self.buckets = Counter("edgeanon_buckets", "Aggregate buckets published to the sinks.", registry=r)
-        self.heat = (
-            Gauge(
+        self.crossings = self.zone_occupancy = self.camera_occupancy = self.site_occupancy = None
+        self.queue_length = self.queue_wait = self.heat = None
+        self.dwell: _DwellHistograms | None = None
+        if "line_crossings" in allowed:
+            self.crossings = Counter(
+                "edgeanon_line_crossings",
+                "People crossing a configured line.",
+                ["camera", "line", "direction"],
+                registry=r,
+            )
+        if "zone_occupancy" in allowed:
+            self.zone_occupancy = Gauge(
+                "edgeanon_zone_occupancy", "People currently in a configured zone.", ["camera", "zone"], registry=r
+            )
+        if "camera_occupancy" in allowed:
+            self.camera_occupancy = Gauge(
+                "edgeanon_camera_occupancy",
+                "People in view: confirmed tracks, including people hidden for less than tracker.max_age.",
+                ["camera"],
+                registry=r,
+            )
+        if "site_occupancy" in allowed:
+            self.site_occupancy = Gauge(
+                "edgeanon_site_occupancy",
+                "People inside the site: entrance in minus out since local midnight, >= 0.",
+                registry=r,
+            )
+        if "zone_dwell" in allowed:
+            self.dwell = _DwellHistograms([(cam, z) for cam, (zones, _, _) in layout.items() for z in zones])
+            r.register(self.dwell)
+        if "queue_length" in allowed:
+            self.queue_length = Gauge(
+                "edgeanon_queue_length", "People in a queue zone.", ["camera", "zone"], registry=r
+            )
+            self.queue_wait = Gauge(
+                "edgeanon_queue_wait_seconds",
+                "Median time in the queue of people who left it in the last 10 minutes.",
+                ["camera", "zone"],
+                registry=r,
+            )
+        if "heatmap" in allowed and heatmap_shape:
+            self.heat = Gauge(
                 "edgeanon_heatmap_presence",
-                "Presence counts per coarse grid cell in the last closed bucket.",
+                "Presence counts per coarse grid cell in the last closed bucket (cells below k are 0).",
                 ["camera", "row", "col"],
                 registry=r,
             )
-            if heatmap_shape
-            else None
-        )
-        self._heatmap_shape = heatmap_shape
         # Create every series up front so dashboards see zeros, not gaps.
         for cam, (zones, lines, queues) in layout.items():
-            self.camera_occupancy.labels(cam)
             self.inference.labels(cam)
+            if self.camera_occupancy is not None:
+                self.camera_occupancy.labels(cam)
             for z in zones:
-                self.zone_occupancy.labels(cam, z)
+                if self.zone_occupancy is not None:
+                    self.zone_occupancy.labels(cam, z)
             for q in queues:
-                self.queue_length.labels(cam, q)
-                self.queue_wait.labels(cam, q)
+                if self.queue_length is not None and self.queue_wait is not None:
+                    self.queue_length.labels(cam, q)
+                    self.queue_wait.labels(cam, q)
             for ln in lines:
                 for d in DIRECTIONS:
-                    self.crossings.labels(cam, ln, d)
+                    if self.crossings is not None:
+                        self.crossings.labels(cam, ln, d)
 
     def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
         cam = result.camera
-        self.camera_occupancy.labels(cam).set(result.occupancy)
         self.inference.labels(cam).observe(result.inference_s)
-        for zone, n in result.zone_occupancy.items():
-            self.zone_occupancy.labels(cam, zone).set(n)
-            if zone in result.queue_wait:
+        if self.camera_occupancy is not None and result.occupancy is not None:
+            self.camera_occupancy.labels(cam).set(result.occupancy)
+        if self.zone_occupancy is not None:
+            for zone, n in result.zone_occupancy.items():
+                self.zone_occupancy.labels(cam, zone).set(n)
+        if self.queue_length is not None and self.queue_wait is not None:
+            for zone, n in result.queue_length.items():
                 self.queue_length.labels(cam, zone).set(n)
-        for zone, wait in result.queue_wait.items():
-            self.queue_wait.labels(cam, zone).set(wait if wait is not None else float("nan"))
-        for zone, hist in result.dwell.items():
-            self.dwell.counts[(cam, zone)] += hist.counts
-            self.dwell.sums[(cam, zone)] += hist.sum_s
-        for line, (n_in, n_out) in result.crossings.items():
-            if n_in:
-                self.crossings.labels(cam, line, "in").inc(n_in)
-            if n_out:
-                self.crossings.labels(cam, line, "out").inc(n_out)
-        self.site_occupancy.set(site_occupancy)
+            for zone, wait in result.queue_wait.items():
+                self.queue_wait.labels(cam, zone).set(wait if wait is not None else float("nan"))
+        if self.dwell is not None:
+            for zone, hist in result.dwell.items():
+                self.dwell.counts[(cam, zone)] += hist.counts
+                self.dwell.sums[(cam, zone)] += hist.sum_s
+        if self.crossings is not None:
+            for line, (n_in, n_out) in result.crossings.items():
+                if n_in:
+                    self.crossings.labels(cam, line, "in").inc(n_in)
+                if n_out:
+                    self.crossings.labels(cam, line, "out").inc(n_out)
+        if self.site_occupancy is not None:
+            self.site_occupancy.set(site_occupancy)
 
     def on_bucket(self, bucket: Bucket) -> None:
-        self.site_occupancy.set(bucket.site_occupancy)
+        if self.site_occupancy is not None:
+            self.site_occupancy.set(bucket.site_occupancy)
         if not bucket.partial:
             self.buckets.inc()
         if self.heat is None:

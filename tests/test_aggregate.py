@@ -1,0 +1,133 @@
+"""The aggregation layer: buckets, purpose enforcement at run time, small-cell suppression."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from prometheus_client import generate_latest
+
+from edgeanon.aggregate import Aggregator, FrameResult
+from edgeanon.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.policy import PolicyError
+from edgeanon.sinks.prometheus import PrometheusSink
+from tests.pipeline_helpers import RecordingSink
+
+LAYOUT = {"cam": (["z"], ["l"])}
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def result(**kw) -> FrameResult:
+    base = dict(
+        camera="cam",
+        occupancy=None,
+        zone_occupancy={},
+        crossings={},
+        dwell={},
+        queue_length={},
+        queue_wait={},
+        heat=None,
+    )
+    base.update(kw)
+    return FrameResult(**base)
+
+
+HIST = DwellHistogram(DWELL_BUCKETS_S, np.array([1, 0, 0, 0, 0, 0, 0, 0, 0]), 3.0)
+
+
+@pytest.mark.parametrize(
+    ("purposes", "fields", "needs"),
+    [
+        ({"flow"}, {"occupancy": 3}, "occupancy"),
+        ({"flow"}, {"zone_occupancy": {"z": 1}}, "occupancy"),
+        ({"occupancy"}, {"crossings": {"l": (1, 0)}}, "flow"),
+        ({"occupancy"}, {"dwell": {"z": HIST}}, "dwell"),
+        ({"occupancy"}, {"queue_length": {"z": 2}}, "queue"),
+        ({"occupancy"}, {"queue_wait": {"z": 30.0}}, "queue"),
+        ({"occupancy"}, {"heat": np.ones((2, 2), np.int64)}, "heatmap"),
+    ],
+)
+def test_undeclared_output_is_refused_at_run_time(purposes, fields, needs):
+    sink = RecordingSink()
+    agg = Aggregator(LAYOUT, 60, [sink], purposes=frozenset(purposes))
+    with pytest.raises(PolicyError, match=rf"refused: .*needs a declared purpose \({needs}\).*Rule R1-purpose"):
+        agg.record(result(**fields))
+    assert sink.frames == []  # nothing reached a sink
+
+
+def test_declared_outputs_pass_and_accumulate():
+    clock = Clock(1_000_020.0)
+    sink = RecordingSink()
+    agg = Aggregator(LAYOUT, 60, [sink], purposes=frozenset({"occupancy", "flow", "dwell"}), clock=clock)
+    agg.record(result(occupancy=2, zone_occupancy={"z": 1}, crossings={"l": (1, 0)}))
+    agg.record(result(occupancy=4, zone_occupancy={"z": 3}, crossings={"l": (0, 2)}, dwell={"z": HIST}))
+    clock.t = 1_000_080.0  # next bucket: the first closes on the next record or tick
+    agg.tick()
+    (b,) = sink.buckets
+    cb = b.cameras["cam"]
+    assert b.start == 1_000_020 // 60 * 60 and not b.partial
+    assert (cb.occupancy_mean, cb.occupancy_max) == (3.0, 4)
+    assert (cb.zones["z"].occupancy_max, cb.zones["z"].dwell_count, cb.zones["z"].dwell_sum) == (3, 1, 3.0)
+    assert (cb.lines["l"].in_, cb.lines["l"].out) == (1, 2)
+    agg.record(result(occupancy=1))
+    partial = agg.flush()
+    assert partial.partial and partial.cameras["cam"].occupancy_frames == 1
+    assert sink.buckets[-1] is partial
+
+
+@pytest.mark.parametrize(
+    ("k", "cells", "expected", "suppressed"),
+    [
+        (5, [[0, 1], [4, 10]], [[0, 0], [0, 10]], 2),
+        (1, [[0, 1], [4, 10]], [[0, 1], [4, 10]], 0),
+        (3, [[3, 2], [0, 0]], [[3, 0], [0, 0]], 1),
+    ],
+)
+def test_small_cells_are_suppressed_before_every_sink(k, cells, expected, suppressed):
+    sink = RecordingSink()
+    agg = Aggregator(LAYOUT, 60, [sink], purposes=frozenset({"occupancy", "heatmap"}), k=k)
+    agg.record(result(occupancy=1, heat=np.array(cells, np.int64)))
+    bucket = agg.flush()
+    np.testing.assert_array_equal(bucket.cameras["cam"].heatmap, expected)
+    assert bucket.cameras["cam"].heatmap_suppressed == suppressed
+    assert bucket.cameras["cam"].occupancy_max == 1  # plain counts are never suppressed
+
+
+def test_prometheus_has_no_family_for_undeclared_purposes():
+    sink = PrometheusSink({"cam": (["z"], ["l"], [])}, "0" * 64, list, purposes=frozenset({"flow"}))
+    text = generate_latest(sink.registry).decode()
+    assert "edgeanon_line_crossings_total" in text
+    for absent in (
+        "edgeanon_zone_occupancy",
+        "edgeanon_camera_occupancy",
+        "edgeanon_site_occupancy",
+        "edgeanon_zone_dwell_seconds",
+        "edgeanon_queue_length",
+        "edgeanon_heatmap_presence",
+    ):
+        assert absent not in text
+
+
+def test_a_broken_sink_does_not_stop_the_others():
+    class Broken:
+        name = "broken"
+
+        def on_frame(self, *_):
+            raise OSError("disk on fire")
+
+        on_bucket = on_frame
+
+        def close(self):
+            pass
+
+    good = RecordingSink()
+    agg = Aggregator(LAYOUT, 60, [Broken(), good], purposes=frozenset({"occupancy"}))
+    agg.record(result(occupancy=1))
+    agg.flush()
+    assert len(good.frames) == 1 and len(good.buckets) == 1 and agg.sink_errors == 2

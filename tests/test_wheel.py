@@ -1,0 +1,82 @@
+"""An installed wheel works with no checkout: models, the sample clip and the default config are package data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (whl,) = out.glob("edgeanon-*.whl")
+    return whl
+
+
+def test_wheel_contains_models_clip_and_default_config(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "edgeanon/models/manifest.json",
+        "edgeanon/models/nanodet-416-coco.onnx",
+        "edgeanon/models/nanodet-416-coco-int8.onnx",
+        "edgeanon/models/LICENSE.human-models-MIT.txt",
+        "edgeanon/models/LICENSE.nanodet-Apache-2.0.txt",
+        "edgeanon/data/vtest-0-249.avi",
+        "edgeanon/data/default.yaml",
+        "edgeanon/cli.py",
+    ):
+        assert needed in names, needed
+    assert not any(n.startswith("tests/") for n in names)
+
+
+def test_installed_wheel_runs_the_default_with_no_checkout(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    probe = subprocess.run(
+        [str(py), "-c", "import edgeanon.resources as r; print(r.models_dir())"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "site-packages/edgeanon/models" in probe.stdout  # not the checkout
+    verify = subprocess.run(
+        [str(venv / "bin" / "edgeanon"), "models", "--verify"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert verify.returncode == 0 and verify.stdout.count("sha256 ok") == 2, verify.stdout + verify.stderr
+    run = subprocess.run(
+        [str(venv / "bin" / "edgeanon"), "run", "--duration", "4", "--port", "0"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "camera sample: up" in run.stderr and "current bucket flushed" in run.stderr
