@@ -29,6 +29,7 @@ ALLOWED_WRITE = {"/dev/null", "/dev/tty"}
 def test_full_run_writes_no_file_and_connects_nowhere(tmp_path):
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["cameras"][0]["source"].update({"realtime": False, "loop": False})
+    data["storage"] = {"directory": str(tmp_path / "data")}
     cfg = tmp_path / "clip.yaml"
     cfg.write_text(yaml.safe_dump(data))
     trace = tmp_path / "trace.txt"
@@ -62,6 +63,9 @@ def test_full_run_writes_no_file_and_connects_nowhere(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "frame accounting balanced: True" in proc.stderr
+    store, audit = tmp_path / "data" / "aggregates.db", tmp_path / "data" / "audit.jsonl"
+    # the only files a run may write: the aggregate store (with SQLite's WAL, shm and journal) and the audit log
+    allowed = ALLOWED_WRITE | {str(store), f"{store}-wal", f"{store}-shm", f"{store}-journal", str(audit)}
     offending = []
     for line in trace.read_text().splitlines():
         if " = -1 " in line:  # failed calls wrote nothing
@@ -69,8 +73,12 @@ def test_full_run_writes_no_file_and_connects_nowhere(tmp_path):
         call = line.split(None, 1)[1] if " " in line else line
         if call.startswith(("openat(", "open(")) and WRITE_FLAGS.search(call):
             path = re.search(r'"([^"]*)"', call)
-            if path and path.group(1) not in ALLOWED_WRITE:
+            if path and path.group(1) not in allowed:
                 offending.append(call)
+        elif call.startswith("mkdir") and f'"{tmp_path / "data"}"' in call:
+            continue  # the storage directory the config names
+        elif call.startswith("unlink") and (m := re.search(r'"([^"]*)"', call)) and m.group(1) in allowed:
+            continue  # SQLite removing its own journal, WAL and shm files
         elif call.startswith(("creat(", "rename", "unlink", "mkdir")) or (
             call.startswith("connect(") and "AF_INET" in call and '"127.' not in call and '"::1"' not in call
         ):
@@ -80,3 +88,7 @@ def test_full_run_writes_no_file_and_connects_nowhere(tmp_path):
     assert [sum(int(c[i]) for c in counts) for i in (0, 1)] == [250, 250], proc.stdout[-2000:]
     assert offending == [], "\n".join(offending[:20])
     assert not any(home.iterdir()), f"files appeared under HOME: {list(home.rglob('*'))}"
+    assert store.is_file() and audit.is_file()  # the run did write what it declares
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        ["clip.yaml", "trace.txt", "aggregates.db", "audit.jsonl"]
+    )

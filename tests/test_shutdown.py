@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import signal
@@ -16,9 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.pipeline_helpers import DEFAULT_CONFIG
 
 
-def start_run(*args: str) -> tuple[subprocess.Popen[str], int]:
+def start_run(*args: str, cwd: os.PathLike | None = None) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgeanon", "run", *args, "--port", "0"],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,8 +54,8 @@ def inferred(metrics: dict) -> float:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_flushes_current_bucket_and_exits_zero(sig):
-    proc, port = start_run(str(DEFAULT_CONFIG))
+def test_signal_flushes_current_bucket_and_exits_zero(sig, tmp_path):
+    proc, port = start_run(str(DEFAULT_CONFIG), cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while inferred(m := scrape(port)) < 30:
@@ -62,6 +65,10 @@ def test_signal_flushes_current_bucket_and_exits_zero(sig):
         assert ("edgeanon_line_crossings_total", (("camera", "sample"), ("direction", "in"), ("line", "crossing"))) in m
         assert ("edgeanon_zone_occupancy", (("camera", "sample"), ("zone", "road"))) in m
         assert any(k[0] == "edgeanon_build_info" for k in m)
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
+        assert health["ok"] and health["cameras"]["sample"]["up"]
+        notice = urllib.request.urlopen(f"http://127.0.0.1:{port}/notice?lang=en", timeout=5).read().decode()
+        assert "edgeanon demo (no real operator)" in notice and "discarded" in notice
         t0 = time.monotonic()
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
@@ -74,3 +81,19 @@ def test_signal_flushes_current_bucket_and_exits_zero(sig):
     # every counted frame reached the sinks (a minute boundary may have closed one bucket on the way)
     assert sum(int(n) for n in re.findall(r"sample: frames (\d+) inferred", out)) >= 30
     assert "frame accounting balanced: True" in err
+    # the same frames reached the SQLite store, and the audit log recorded start and stop
+    exported = subprocess.run(
+        [sys.executable, "-m", "edgeanon", "export", str(DEFAULT_CONFIG), "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stored = sum(r["value"] for r in json.loads(exported) if r["metric"] == "frames_inferred")
+    assert stored == sum(int(n) for n in re.findall(r"sample: frames (\d+) inferred", out))
+    audit = [json.loads(line) for line in (tmp_path / "edgeanon-data" / "audit.jsonl").read_text().splitlines()]
+    events = [a["event"] for a in audit]
+    assert events.count("start") == 1 and events[-1] == "stop" and "purge" in events  # start-up retention purge
+    start = audit[events.index("start")]
+    assert start["config_sha256"] == hashlib.sha256(DEFAULT_CONFIG.read_bytes()).hexdigest()
+    assert start["purposes"] == ["flow", "occupancy"]

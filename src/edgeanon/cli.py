@@ -137,11 +137,108 @@ def _load_config(path: str | None):
     return load_config(path or default_config_path())
 
 
+def _config_path(path: str | None) -> Path:
+    from edgeanon.config import default_config_path
+
+    return Path(path) if path else default_config_path()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from edgeanon.config import ConfigError
     from edgeanon.service import RunOptions, serve
 
+    path = _config_path(args.config)
+    try:
+        cfg = _load_config(str(path))
+    except ConfigError as exc:
+        if "refused:" in str(exc):
+            _audit_refusal(path, str(exc))
+        raise
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return serve(cfg, RunOptions(quiet=args.quiet, duration=args.duration, port=args.port, config_sha256=digest))
+
+
+def _audit_refusal(path: Path, message: str) -> None:
+    """Record a refused config in the audit log it names (best effort: the config is invalid by definition)."""
+    import re
+
+    import yaml
+
+    from edgeanon.audit import AuditError, AuditLog
+    from edgeanon.config import Retention, Storage
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        storage = Storage.model_validate(raw.get("storage") or {})
+        days = Retention.model_fields["audit_days"].default
+    except Exception:  # the refusal itself is reported on stderr either way
+        return
+    for line in message.splitlines():
+        if "refused:" in line:
+            rule = re.search(r"Rule (R[0-9]+-[a-z-]+)", line)
+            try:
+                with AuditLog(storage.audit_path(), retention_days=days) as audit:
+                    audit.record("refusal", reason=line[:1000], rule=rule.group(1) if rule else None)
+            except (AuditError, OSError, ValueError):
+                return
+
+
+def cmd_notice(args: argparse.Namespace) -> int:
+    from edgeanon.notice import render_notice
+
+    sys.stdout.write(render_notice(_load_config(args.config), args.lang, args.format))
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    from edgeanon.assess import assess, exit_code, render
+
+    path = _config_path(args.config)
+    items = assess(_load_config(str(path)), path=path)
+    sys.stdout.write(render(items, args.format))
+    return exit_code(items)
+
+
+def _parse_time(value: str | None, flag: str) -> float | None:
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise EdgeanonError(
+            f"{flag}: {value!r} is not an ISO 8601 date or time (e.g. 2026-11-26 or 2026-11-26T09:00+09:00)"
+        ) from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from edgeanon.sinks.store import AggregateStore, export_rows
+
     cfg = _load_config(args.config)
-    return serve(cfg, RunOptions(quiet=args.quiet, duration=args.duration, port=args.port))
+    path = cfg.storage.store_path()
+    if not path.is_file():
+        raise EdgeanonError(f"{path}: no aggregate store yet (run `edgeanon run` first)")
+    since, until = _parse_time(args.since, "--since"), _parse_time(args.until, "--until")
+    store = AggregateStore(path, retention_days=cfg.retention.aggregates_days)  # applies retention first
+    try:
+        rows = store.rows(since, until, args.camera)
+    finally:
+        store.close()
+    sys.stdout.write(export_rows(rows, args.format))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from edgeanon.audit import format_verify, verify
+
+    path = Path(args.file) if args.file else _load_config(args.config).storage.audit_path()
+    ok, msg, n = verify(path)
+    print(format_verify(ok, msg, n))
+    return 0 if ok else 1
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -215,6 +312,56 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of the config file, with a description of every field.",
     )
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "notice",
+        parents=[common],
+        help="render the prior notice (事前告知) from a config",
+        description="Render the camera notice for signage and the web from the config: who operates "
+        "the cameras, why, what is captured and discarded, what is kept and for how long, third "
+        "parties, and whom to contact. The running device also serves it at /notice.",
+    )
+    p.add_argument("config", nargs="?", help="YAML config file (default: the bundled demo config)")
+    p.add_argument("--lang", choices=["ja", "en"], default="ja", help="language (default ja)")
+    p.add_argument("--format", choices=["html", "txt"], default="txt", help="output format (default txt)")
+    p.set_defaults(func=cmd_notice)
+
+    p = sub.add_parser(
+        "assess",
+        parents=[common],
+        help="planning checklist (企画時) for a config",
+        description="Check a config against the guidebook, phase by phase: each item passes, warns "
+        "or fails with a reason. Exit code 1 when anything fails, 2 when the config is invalid.",
+    )
+    p.add_argument("config", nargs="?", help="YAML config file (default: the bundled demo config)")
+    p.add_argument("--format", choices=["text", "markdown"], default="text", help="output format (default text)")
+    p.set_defaults(func=cmd_assess)
+
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="export stored aggregates as CSV or JSON",
+        description="Read the aggregate store named by the config and print its rows (after "
+        "applying the retention). Times are ISO 8601; without a timezone they are UTC.",
+    )
+    p.add_argument("config", nargs="?", help="YAML config file (default: the bundled demo config)")
+    p.add_argument("--since", metavar="TIME", help="first bucket start to include, e.g. 2026-11-26T09:00+09:00")
+    p.add_argument("--until", metavar="TIME", help="buckets starting before this time")
+    p.add_argument("--camera", metavar="ID", help="only this camera")
+    p.add_argument("--format", choices=["csv", "json"], default="csv", help="output format (default csv)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "audit",
+        parents=[common],
+        help="verify the hash-chained audit log",
+        description="`edgeanon audit verify [CONFIG]` checks that no audit record was edited, "
+        "removed, inserted or reordered. Exit code 1 when the chain is broken.",
+    )
+    p.add_argument("action", choices=["verify"], help="what to do")
+    p.add_argument("config", nargs="?", help="YAML config file naming the log (default: the bundled demo config)")
+    p.add_argument("--file", metavar="PATH", help="verify this audit log file instead")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser(
         "models",
