@@ -248,6 +248,26 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from edgeanon.web import PBKDF2_ITERATIONS, hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise EdgeanonError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise EdgeanonError("empty password")
+    try:
+        print(hash_password(password, args.iterations or PBKDF2_ITERATIONS))
+    except ValueError as exc:
+        raise EdgeanonError(str(exc)) from None
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from edgeanon.config import Config
 
@@ -293,7 +313,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no live line and no bucket summaries on stdout")
     p.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
     p.add_argument("--port", type=int, metavar="N", help="override http.port (0 picks a free port)")
+    p.add_argument(
+        "--log-format",
+        choices=["plain", "json"],
+        default="plain",
+        help="log lines on stderr: plain text, or one JSON object per line for journald/Docker (default plain)",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "hash-password",
+        parents=[common],
+        help="print a PBKDF2 hash for http.auth (reads the password, never takes it as an argument)",
+        description="Read a password (prompted twice on a terminal, else the first line of stdin) and print the "
+        "PBKDF2-SHA256 hash to put in http.auth.users[].password_hash. The password itself never goes into "
+        "the config, the shell history or the log.",
+    )
+    p.add_argument("--iterations", type=int, default=None, metavar="N", help="PBKDF2 iterations (default 600000)")
+    p.set_defaults(func=cmd_hash_password)
 
     p = sub.add_parser(
         "check-config",
@@ -383,7 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     if args.command in {"detect", "run"}:
         level = min(level, logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from edgeanon import logs
+
+    logs.setup(level, getattr(args, "log_format", "plain"))
     if args.command is None:
         parser.print_help()
         return 2

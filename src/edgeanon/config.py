@@ -233,9 +233,87 @@ class AggregationConfig(_Model):
         return v
 
 
+PBKDF2_MIN_ITERATIONS = 100_000  # below this a stolen config's hashes fall to a GPU in hours
+_PBKDF2_HASH = re.compile(r"^pbkdf2_sha256\$([0-9]{1,10})\$([A-Za-z0-9+/=]{16,})\$([A-Za-z0-9+/=]{43,44})$")
+
+
+class HttpUser(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="User name for HTTP basic auth.")
+    password_hash: SecretStr = Field(
+        description="PBKDF2-SHA256 hash printed by `edgeanon hash-password`: "
+        "pbkdf2_sha256$<iterations>$<salt base64>$<hash base64>. Never a plain password; never logged."
+    )
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, v: SecretStr) -> SecretStr:
+        m = _PBKDF2_HASH.match(v.get_secret_value())
+        if not m:  # the message must not echo the value: it may be a plain password pasted by mistake
+            raise ValueError(
+                "must be a hash from `edgeanon hash-password` (pbkdf2_sha256$<iterations>$<salt>$<hash>), "
+                "not a plain password"
+            )
+        if int(m.group(1)) < PBKDF2_MIN_ITERATIONS:
+            raise ValueError(f"has {int(m.group(1))} iterations; use at least {PBKDF2_MIN_ITERATIONS}")
+        return v
+
+
+class HttpAuth(_Model):
+    users: list[HttpUser] = Field(
+        min_length=1, max_length=32, description="Who may open the pages and /metrics (HTTP basic auth)."
+    )
+    protect_healthz: bool = Field(
+        False,
+        description="Also require credentials for /healthz and /readyz. Off by default so Docker's HEALTHCHECK and "
+        "probes need no password; those endpoints show only camera states, never counts. /notice is always open.",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> HttpAuth:
+        _unique_names("users", [u.name for u in self.users], ("users",))
+        return self
+
+
+class HttpTls(_Model):
+    cert: str = Field(description="PEM certificate file (with any intermediate certificates after it).")
+    key: str = Field(description="PEM private key file (unencrypted); readable only by the service user.")
+
+
 class HttpConfig(_Model):
     host: str = Field("127.0.0.1", description="Bind address; loopback by default, so nothing is exposed.")
     port: int = Field(9108, ge=0, le=65535, description="Port for /metrics and the pages (0: pick a free one).")
+    auth: HttpAuth | None = Field(
+        None, description="HTTP basic auth for every page and /metrics; required when the host is not loopback."
+    )
+    tls: HttpTls | None = Field(
+        None, description="Serve HTTPS with this certificate and key (checked at start-up); empty: plain HTTP."
+    )
+    ready_stale_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="/readyz fails when a camera that should be running has delivered no frame for this long.",
+    )
+
+
+class PushConfig(_Model):
+    url: str = Field(
+        description="Pushgateway base URL, http:// or https:// without credentials, e.g. http://pushgw.example.net:9091."
+    )
+    interval_s: float = Field(30.0, ge=5, le=3600, description="Seconds between pushes (in a background thread).")
+    timeout_s: float = Field(3.0, gt=0, le=30, description="Give up on one push after this long.")
+    store: Name = Field(description="Grouping-key label `store`: the store this box is in.")
+    device: Name = Field(description="Grouping-key label `device`: this box, unique within the store.")
+    job: Name = Field("edgeanon", description="Pushgateway job name; the shipped alert rules expect edgeanon.")
+    username: str | None = Field(None, description="Basic-auth user, if the Pushgateway needs one.")
+    password: SecretStr | None = Field(None, description="Basic-auth password; never logged or exported.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from edgeanon.sinks.push import check_url
+
+        return check_url(v)
 
 
 # ---------------------------------------------------------------- policy (guidebook)
@@ -389,6 +467,9 @@ class Config(_Model):
     privacy: Privacy = Field(default_factory=Privacy)
     schedule: Schedule | None = Field(None, description="Opening hours; without it the cameras run all day.")
     storage: Storage = Field(default_factory=Storage)
+    push: PushConfig | None = Field(
+        None, description="Also push the metrics to a Prometheus Pushgateway (boxes that head office cannot scrape)."
+    )
     cameras: list[Camera] = Field(min_length=1, description="The cameras of this site.")
     entrances: list[EntranceRef] = Field(
         default_factory=list, description="Lines whose in/out together give the site occupancy."

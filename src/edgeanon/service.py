@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from edgeanon import __version__
-from edgeanon.config import Config
+from edgeanon import __version__, logs, sdnotify
+from edgeanon.config import Config, UrlSource
 from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon")
@@ -33,12 +32,15 @@ class RunOptions:
 def serve(cfg: Config, opts: RunOptions) -> int:
     from edgeanon.audit import AuditLog
     from edgeanon.notice import NOTICE_CONTENT_TYPE, render_notice
+    from edgeanon.pages import SETUP_CSP, SetupPage, StatusPage, StatusSink
     from edgeanon.pipeline import Runner
     from edgeanon.sinks.console import ConsoleSink
     from edgeanon.sinks.prometheus import PrometheusSink
     from edgeanon.sinks.store import AggregateStore, StoreSink
-    from edgeanon.web import App, WebServer
+    from edgeanon.web import App, BasicAuth, WebServer, liveness, readiness
 
+    logs.add_secrets(config_secrets(cfg))  # before anything that could log a URL or a config value
+    _warn_exposure(cfg)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -84,13 +86,48 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         raise
     prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, heatmap_shape=heat, purposes=cfg.purpose_ids)
     runner.aggregator.sinks.append(prom)
+    live = StatusSink(cfg)
+    live.seed(store.rows(live.midnight()))  # today's crossings from earlier runs
+    runner.aggregator.sinks.append(live)
+    prom.registry.register(_StoreHealth(store_sink))
+    pusher = None
+    if cfg.push is not None:
+        from edgeanon.sinks.push import PushSink
+
+        p = cfg.push
+        pusher = PushSink(
+            p.url,
+            p.interval_s,
+            {"store": p.store, "device": p.device},
+            prom.registry,
+            timeout_s=p.timeout_s,
+            job=p.job,
+            username=p.username,
+            password=p.password.get_secret_value() if p.password is not None else None,
+        )
+        runner.aggregator.sinks.append(pusher)  # last: its close() pushes the bucket the others just flushed
+    boxes = _live_boxes(runner)
 
     def health() -> tuple[bool, dict]:
-        age = time.monotonic() - runner.heartbeat
-        cams = {s.camera: {"up": s.up, "closed": s.closed, "error": s.last_error} for s in runner.statuses()}
-        return age < LIVENESS_S, {"supervisor_age_s": round(age, 3), "cameras": cams}
+        return liveness(runner.heartbeat, runner.statuses(), LIVENESS_S, time.monotonic())
 
-    app = App(prom.registry, health)
+    def ready() -> tuple[bool, dict]:
+        return readiness(runner.statuses(), cfg.http.ready_stale_s, time.monotonic())
+
+    auth = cfg.http.auth
+    open_paths = {"/notice"} | ({"/healthz", "/readyz"} if auth is None or not auth.protect_healthz else set())
+    app = App(
+        prom.registry,
+        health,
+        ready,
+        auth=BasicAuth({u.name: u.password_hash.get_secret_value() for u in auth.users}) if auth else None,
+        open_paths=open_paths,
+    )
+    status_page = StatusPage(cfg, runner.statuses, live, rows=store.rows)
+    setup_page = SetupPage(cfg, runner.statuses, boxes)
+    app.routes["/"] = lambda environ: (200, "text/html; charset=utf-8", status_page.render().encode())
+    app.routes["/setup"] = lambda environ: (200, "text/html; charset=utf-8", setup_page.render().encode())
+    app.csp["/setup"] = SETUP_CSP
 
     def notice(environ: dict[str, Any]) -> tuple[int, str, bytes]:
         q = parse_qs(environ.get("QUERY_STRING", ""))
@@ -101,12 +138,17 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     app.routes["/notice"] = notice
     host = cfg.http.host
     port = cfg.http.port if opts.port is None else opts.port
+    tls = (cfg.http.tls.cert, cfg.http.tls.key) if cfg.http.tls is not None else None
     try:
-        web = WebServer(app, host, port)
+        web = WebServer(app, host, port, tls=tls)
     except OSError as exc:
         store.close()
         audit.close()
         raise EdgeanonError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except BaseException:
+        store.close()
+        audit.close()
+        raise
     audit.record(
         "start",
         version=__version__,
@@ -116,8 +158,12 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         cameras=[c.id for c in cfg.cameras],
     )
     web.start()
-    print(f"edgeanon: serving http://{host}:{web.port}/metrics", file=sys.stderr, flush=True)
+    logs.announce(f"serving {web.url}/metrics")
     runner.start()
+    if pusher is not None:
+        pusher.start()
+    notifier = sdnotify.Notifier()  # systemd Type=notify: READY once serving, WATCHDOG while the loop turns
+    notifier.ready(f"serving {web.url}/metrics")
     started = time.monotonic()
     next_status = started + opts.status_every
     next_audit_purge = started + AUDIT_PURGE_EVERY_S
@@ -125,6 +171,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     try:
         while not stop.is_set():
             runner.tick()
+            notifier.tick()
             now = time.monotonic()
             if opts.duration is not None and now - started >= opts.duration:
                 log.info("duration of %.0f s reached: stopping", opts.duration)
@@ -142,6 +189,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
                 next_audit_purge = now + AUDIT_PURGE_EVERY_S
             stop.wait(0.25)
     finally:
+        notifier.stopping("flushing the current bucket")
         runner.stop()  # flushes the partial bucket to every sink, the store included
         web.stop()
         c = {s.camera: s.counters for s in runner.statuses()}
@@ -155,7 +203,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
             len(runner.aggregator.sinks),
             balanced,
         )
-        print("edgeanon: stopped, current bucket flushed", file=sys.stderr, flush=True)
+        logs.announce("stopped, current bucket flushed")
     return 0
 
 
@@ -172,3 +220,95 @@ def _status_line(runner) -> None:
         )
     parts.append(f"site occupancy {runner.site.value}")
     print("live: " + " | ".join(parts), flush=True)
+
+
+def config_secrets(cfg: Config) -> list[str]:
+    """Every secret the config holds, for the log redactor: stream passwords and the auth hashes (whole, and
+    the digest part alone)."""
+    out = [
+        cam.source.password.get_secret_value()
+        for cam in cfg.cameras
+        if isinstance(cam.source, UrlSource) and cam.source.password is not None
+    ]
+    if cfg.http.auth is not None:
+        for u in cfg.http.auth.users:
+            h = u.password_hash.get_secret_value()
+            out += [h, h.rsplit("$", 1)[-1]]
+    if cfg.push is not None and cfg.push.password is not None:
+        out.append(cfg.push.password.get_secret_value())
+    return out
+
+
+def _warn_exposure(cfg: Config) -> None:
+    from edgeanon.assess import is_loopback
+
+    http = cfg.http
+    if not is_loopback(http.host) and http.auth is None:
+        log.warning(
+            "http.host %s is reachable from the network and http.auth is not configured: anyone who can reach "
+            "port %d can read the counts and the setup page; configure http.auth (see `edgeanon assess`)",
+            http.host,
+            http.port,
+        )
+    if not is_loopback(http.host) and http.tls is None:
+        log.warning("http.host %s without http.tls: credentials and counts cross the network in clear text", http.host)
+    if http.auth is not None:
+        log.info(
+            "basic auth on (%d user(s)); /healthz and /readyz %s",
+            len(http.auth.users),
+            "need credentials too" if http.auth.protect_healthz else "stay open for health checks",
+        )
+
+
+def _live_boxes(runner):
+    """Where /setup reads the latest boxes: ``CameraAnalytics.last_boxes`` when the pipeline provides it, else a
+    tap on each tracker's ``update`` that keeps only the newest frame's confirmed boxes (see ``LiveBoxes``)."""
+    from edgeanon.pages import LiveBoxes
+
+    live = LiveBoxes()
+    for cam, a in runner.analytics.items():
+        if not hasattr(a, "last_boxes"):
+            _tap_tracker(a.tracker, cam, live)
+
+    def boxes(cam: str):
+        a = runner.analytics.get(cam)
+        if a is not None and hasattr(a, "last_boxes"):
+            return a.last_boxes
+        return live.get(cam)
+
+    return boxes
+
+
+def _tap_tracker(tracker, cam: str, live) -> None:
+    update = tracker.update
+
+    def update_and_keep_boxes(dets, t):
+        tu = update(dets, t)
+        live.put(cam, tu.dets.xyxy[tu.confirmed])
+        return tu
+
+    tracker.update = update_and_keep_boxes
+
+
+class _StoreHealth:
+    """Store write failures and the waiting backlog, read at scrape time from the store sink itself."""
+
+    def __init__(self, sink) -> None:
+        self._sink = sink
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        yield CounterMetricFamily(
+            "edgeanon_store_errors", "Failed writes of aggregate buckets to the store.", value=self._sink.errors
+        )
+        yield GaugeMetricFamily(
+            "edgeanon_store_backlog_buckets",
+            "Buckets waiting in memory for the store (disk full or locked).",
+            value=self._sink.backlog_len,
+        )
+        yield CounterMetricFamily(
+            "edgeanon_store_dropped_buckets",
+            "Buckets dropped because the backlog was full (counted data lost).",
+            value=self._sink.dropped_buckets,
+        )
