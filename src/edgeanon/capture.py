@@ -27,6 +27,7 @@ log = logging.getLogger("edgeanon.capture")
 
 Buffer = npt.NDArray[np.uint8]
 POOL_SIZE = 3  # one being decoded into, one waiting in the slot, one being inferred
+BACKEND_JOIN_S = 1.0  # how long join() waits for a reader blocked in OpenCV open()/read(), which nothing interrupts
 
 
 class Fate(StrEnum):
@@ -170,6 +171,8 @@ class CameraReader:
         self._media_next: float | None = None
         self.busy = False  # a worker holds a frame of this camera (set by the runner)
         self.generation = 0  # bumps on every (re)open so trackers can reset
+        self._in_backend = False  # inside OpenCV's open() or read() (see join)
+        self.decode_s = 0.0  # seconds spent in read()+decode, for the benchmark's stage breakdown
 
     # ---- runner side
     def start(self) -> None:
@@ -181,6 +184,8 @@ class CameraReader:
             self._slot_free.notify_all()
 
     def join(self, timeout: float | None = None) -> bool:
+        if self._stop.is_set() and self._in_backend:  # it holds no frame; its own open/read timeout ends it
+            timeout = BACKEND_JOIN_S if timeout is None else min(timeout, BACKEND_JOIN_S)
         self._thread.join(timeout)
         alive = self._thread.is_alive()
         if not alive:
@@ -260,7 +265,9 @@ class CameraReader:
             if not path.is_file():
                 self._down(f"{describe_source(src)}: no such file")
                 return False
+        self._in_backend = True
         cap = _open(src, self.cam)
+        self._in_backend = False
         if not cap.isOpened():
             cap.release()
             self._down(f"cannot open {describe_source(src)}")
@@ -305,7 +312,11 @@ class CameraReader:
                 if not self._allowed():
                     return "closed"
             buf = self.pool.acquire(timeout=1.0)
+            t_read = time.perf_counter()
+            self._in_backend = True
             ok, frame = cap.read(buf) if buf is not None else cap.read()
+            self._in_backend = False
+            self.decode_s += time.perf_counter() - t_read
             if not ok or frame is None:
                 if buf is not None:
                     self.pool.give_back(buf)

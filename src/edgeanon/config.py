@@ -18,7 +18,8 @@ Name = Annotated[
     str,
     Field(pattern=NAME_PATTERN, description="Lower-case name (a-z, 0-9, _ and -, at most 32): used as a label value."),
 ]
-Point = tuple[float, float]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Point = tuple[FiniteFloat, FiniteFloat]  # NaN would pass every range check below (all comparisons are False)
 
 
 class ConfigError(EdgeanonError):
@@ -531,10 +532,25 @@ class Config(_Model):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
+    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one), and reports a value its
+    constructors cannot build (``!!int x``, a date like 2001-02-30, a 5000-digit number) as a YAML error on
+    that value's line instead of a bare ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            tag = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value as {tag} ({_one_line(str(exc))})", node.start_mark
+            ) from None
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    if not isinstance(node, yaml.MappingNode):  # e.g. ``!!map x``
+        raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found a {node.id}", node.start_mark)
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
@@ -555,19 +571,28 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = (), out: dict | None = None) -> dict[tuple, int]:
-    """Map every path in the document to the 1-based line where its value starts."""
+def _line_index(
+    node: yaml.Node, path: tuple[Any, ...] = (), out: dict | None = None, seen: set[int] | None = None
+) -> dict[tuple, int]:
+    """Map every path in the document to the 1-based line where its value starts.
+
+    An aliased node is indexed once: below a second use of it, lines fall back to the alias's own line. (A
+    recursive alias would never end, and nested aliases would be walked exponentially often.)"""
     out = {} if out is None else out
+    seen = set() if seen is None else seen
     out[path] = node.start_mark.line + 1
+    if id(node) in seen:
+        return out
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
             out[(*path, key)] = k.start_mark.line + 1
-            _line_index(v, (*path, key), out)
+            _line_index(v, (*path, key), out, seen)
             out[(*path, key)] = k.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            _line_index(v, (*path, i), out)
+            _line_index(v, (*path, i), out, seen)
     return out
 
 
@@ -591,6 +616,22 @@ def _yaml_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())  # also splits at \r, \x1c-\x1f, \x85, \u2028, \u2029
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_@/+-]+")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """``a.0.b``; a key that is not plain is quoted with its colons escaped, so the line keeps its form."""
+    parts = [
+        str(p) if isinstance(p, int) or _PLAIN_KEY.fullmatch(str(p)) else repr(str(p)).replace(":", "\\x3a")
+        for p in loc
+    ]
+    return ".".join(parts) or "(top level)"
+
+
 def parse_config(text: str, filename: str = "<config>") -> Config:
     """Parse and validate; every error becomes one ConfigError line ``file:line: path: message``."""
     try:
@@ -599,9 +640,15 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{filename}:{line}: YAML: {exc.problem or exc.context}") from None
+        raise ConfigError(f"{filename}:{line}: YAML: {_one_line(str(exc.problem or exc.context))}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(f"{filename}:{line}: YAML: unacceptable character #x{char:04x}: {exc.reason}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{filename}:1: YAML: {exc}") from None
+        raise ConfigError(f"{filename}:1: YAML: {_one_line(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(f"{filename}:1: YAML: nested too deeply") from None
     if data is None:
         raise ConfigError(f"{filename}:1: (top level): the file is empty")
     if not isinstance(data, dict):
@@ -618,8 +665,7 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
             if m:  # a cross-field check names the field itself, relative to where it was raised
                 rel = tuple(int(p) if p.isdigit() else p for p in m.group(1).split("."))
                 loc, msg = (*loc, *rel), msg[m.end() :]
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            msgs.append(f"{filename}:{_lookup_line(lines, loc)}: {field}: {msg}")
+            msgs.append(f"{filename}:{_lookup_line(lines, loc)}: {_field(loc)}: {_one_line(msg)}")
         raise ConfigError("\n".join(msgs)) from None
 
 

@@ -47,8 +47,12 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         log.info("received %s: stopping", signal.Signals(signum).name)
         stop.set()
 
+    def on_hup(_signum: int, _frame: object) -> None:  # Python's default for SIGHUP is to terminate
+        log.warning("SIGHUP: config reload is not supported; restart the service")
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hup)
 
     # Storage first: a read-only or full disk is a start-up error, before any camera is opened.
     audit = AuditLog(cfg.storage.audit_path(), retention_days=cfg.retention.audit_days)
