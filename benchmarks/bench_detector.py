@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
 MODELS = ("nanodet-416-coco", "nanodet-416-coco-int8")
 THREADS = (1, 2)
@@ -130,7 +129,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]), args.rounds, args.per_round, args.spinning)))
         return
-    from machine import describe
+    from edgeanon.bench import describe_machine as describe
 
     configs = []
     for model in args.models:

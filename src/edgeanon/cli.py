@@ -400,6 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", metavar="PATH", help="verify this audit log file instead")
     p.set_defaults(func=cmd_audit)
 
+    from edgeanon.bench import add_parser as add_bench_parser  # stdlib-only at import time
+
+    add_bench_parser(sub, common)
+
     p = sub.add_parser(
         "models",
         parents=[common],
@@ -418,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.verbose = getattr(args, "verbose", 0)
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
-    if args.command in {"detect", "run"}:
+    if args.command in {"detect", "run", "bench"}:
         level = min(level, logging.INFO)
     from edgeanon import logs
 

@@ -147,6 +147,8 @@ class RunStats:
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     frames: int = 0
     delays: deque[float] = field(default_factory=lambda: deque(maxlen=20000))  # capture -> aggregate, seconds
+    first_at: float = 0.0  # time.monotonic() when the first frame reached the aggregator
+    last_at: float = 0.0  # ... and the latest
 
 
 class Runner:
@@ -212,6 +214,14 @@ class Runner:
             Thresholds(score=min(d.score, t.low_score), iou=d.iou, min_box=d.min_box, max_box=d.max_box),
         )
 
+    def stage_seconds(self) -> dict[str, float]:
+        """Summed seconds per stage, with decoding (done in the reader threads, in parallel) as ``decode``."""
+        with self._stats_lock:
+            out = {"decode": sum(r.decode_s for r in self.readers), **self.stats.timings}
+        for part in ("preprocess", "inference", "postprocess"):  # parts of "detect", summed over the sessions
+            out[part] = sum(getattr(d, f"{part}_s", 0.0) for d in self.detectors)
+        return out
+
     @property
     def model_sha256(self) -> str:
         return self.detectors[0].entry.sha256
@@ -272,7 +282,11 @@ class Runner:
                     for k, v in timings.items():
                         self.stats.timings[k] += v
                     self.stats.frames += 1
-                    self.stats.delays.append(time.monotonic() - frame.wall)
+                    now = time.monotonic()
+                    self.stats.last_at = now
+                    if self.stats.frames == 1:
+                        self.stats.first_at = now
+                    self.stats.delays.append(now - frame.wall)
                 timings = dict.fromkeys(STAGES, 0.0)
             except Exception:
                 log.exception("camera %s: frame processing failed; continuing", reader.cam.id)
