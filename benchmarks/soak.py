@@ -44,9 +44,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-HERE = str(Path(__file__).resolve().parent)
-if HERE not in sys.path:  # machine.py sits beside this file
-    sys.path.insert(0, HERE)
 
 SCHEMA = 1
 RING_ENTRY_BYTES = 32.25  # one float in RunStats.delays (a bounded deque): 24 B object + 8 B slot (tracemalloc)
@@ -431,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(args, result)
         return _verdict(result)
     _reexec_with_arena_limit()
-    from machine import describe
+    from edgeanon.bench import describe_machine as describe
 
     started = dt.datetime.now(dt.UTC)
     out = run(args)
