@@ -9,6 +9,7 @@ prints the live line, and reports liveness.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -21,7 +22,7 @@ from edgeanon import policy
 from edgeanon.aggregate import Aggregator, FrameResult, Sink
 from edgeanon.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, SiteOccupancy, ZoneAnalytics
 from edgeanon.analytics.geometry import to_pixels
-from edgeanon.capture import CameraReader, Fate
+from edgeanon.capture import CameraReader, Fate, Frame, lower_thread_priority
 from edgeanon.config import Camera, Config, FileSource
 from edgeanon.detections import Detections
 from edgeanon.detector import PersonDetector, SessionSettings, Thresholds, load_detector
@@ -139,6 +140,25 @@ class CameraAnalytics:
             heat=heat,
         )
 
+@dataclass(slots=True)
+class _Inferred:
+    """A frame after inference: model outputs (numbers, no pixels) on their way to the analytics thread."""
+
+    reader: CameraReader
+    detector: PersonDetector
+    outputs: list[np.ndarray]
+    shape: tuple[int, ...]
+    t: float
+    wall: float
+    generation: int
+    infer_s: float
+
+
+INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
+# Readers and the analytics thread run this much nicer than the detector workers: onnxruntime, the critical
+# path, then wins the CPU whenever both want it (measured in benchmarks/results/RESULTS.md).
+HELPER_NICE = 10
+
 
 @dataclass
 class RunStats:
@@ -174,6 +194,7 @@ class Runner:
                 self._wake,
                 blocking=isinstance(cam.source, FileSource) and not cam.source.realtime,
                 allowed=self.hours.is_open,
+                nice=HELPER_NICE,
             )
             for cam in cfg.cameras
         ]
@@ -199,10 +220,13 @@ class Runner:
         self.stats = RunStats()
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
+        self._held: dict[str, int] = {}  # camera id -> the worker holding its frame or pending result
         self._workers = [
-            threading.Thread(target=self._work, args=(d,), name=f"detect-{i}", daemon=True)
+            threading.Thread(target=self._work, args=(i, d), name=f"detect-{i}", daemon=True)
             for i, d in enumerate(self.detectors)
         ]
+        self._inferred: queue.Queue[_Inferred | None] = queue.Queue(INFERRED_QUEUE)
+        self._analytics_thread = threading.Thread(target=self._analyse, name="analytics", daemon=True)
         self.heartbeat = time.monotonic()
 
     def _make_detector(self) -> PersonDetector:
@@ -231,18 +255,21 @@ class Runner:
             self._ready.notify_all()
 
     def start(self) -> None:
-        """Detectors are already warm (constructed); start workers, then readers."""
+        """Detectors are already warm (constructed); start analytics and workers, then readers."""
+        self._analytics_thread.start()
         for w in self._workers:
             w.start()
         for r in self.readers:
             r.start()
 
-    def _next_frame(self):
+    def _take_frame(self, me: int, wait: bool) -> tuple[CameraReader, Frame] | None:
+        """The oldest waiting frame of a camera that no other worker holds; None when stopped (or none, if not wait)."""
         with self._ready:
             while not self._stop.is_set():
                 best, best_t = None, None
                 for r in self.readers:
-                    if r.busy:
+                    holder = self._held.get(r.cam.id)
+                    if holder is not None and holder != me:
                         continue
                     t = r.peek_time()
                     if t is not None and (best_t is None or t < best_t):
@@ -250,34 +277,91 @@ class Runner:
                 if best is not None:
                     frame = best.take()
                     if frame is not None:
+                        self._held[best.cam.id] = me
                         best.busy = True
                         return best, frame
+                if not wait:
+                    return None
                 self._ready.wait(0.5)
-        return None, None
+        return None
 
-    def _work(self, detector: PersonDetector) -> None:
-        timings = dict.fromkeys(STAGES, 0.0)
+    def _unhold(self, me: int, keep: str | None) -> None:
+        """Let other workers take the cameras this one no longer holds a frame or a pending result of."""
+        with self._ready:
+            for r in self.readers:
+                cam = r.cam.id
+                if cam != keep and self._held.get(cam) == me:
+                    del self._held[cam]
+                    r.busy = False
+            self._ready.notify_all()
+
+    def _hand_on(self, item: _Inferred, me: int, keep: str | None) -> None:
+        self._inferred.put(item)  # bounded: blocks when analytics fall behind
+        self._unhold(me, keep)
+
+    def _work(self, me: int, detector: PersonDetector) -> None:
+        """Detector worker: the only code that sees pixels. Preprocess, infer, release, hand on the numbers.
+
+        The previous frame's outputs are handed to the analytics thread just before the next
+        ``session.run``, while onnxruntime holds no GIL, so the analytics' Python never delays this
+        thread's preprocessing. With no next frame waiting they are handed on at once. A camera stays
+        held by one worker until its results are queued, so each camera's frames reach analytics in order.
+        """
+        pending: _Inferred | None = None
         while True:
-            reader, frame = self._next_frame()
-            if reader is None:
-                break
+            got = self._take_frame(me, wait=pending is None)
+            if got is None:
+                if pending is None:
+                    break  # stopped
+                self._hand_on(pending, me, keep=None)
+                pending = None
+                continue
+            reader, frame = got
+            cam = reader.cam.id
+
+            def hand_on_previous(cam: str = cam) -> None:
+                nonlocal pending
+                if pending is not None:
+                    item, pending = pending, None
+                    self._hand_on(item, me, keep=cam)
+
             try:
                 t0 = time.perf_counter()
                 try:
                     shape = frame.buffer.shape
-                    outputs = detector.infer(frame.buffer)
+                    outputs = detector.infer(frame.buffer, before_run=hand_on_previous)
                 finally:
                     reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
-                dets = detector.postprocess(outputs, shape)
+                infer_s = time.perf_counter() - t0
+                pending = _Inferred(reader, detector, outputs, shape, frame.t, frame.wall, reader.generation, infer_s)
+            except Exception:
+                log.exception("camera %s: frame processing failed; continuing", cam)
+                hand_on_previous()
+                self._unhold(me, keep=None)
+
+    def _analyse(self) -> None:
+        """Analytics thread: decode + NMS, tracking, analytics and aggregation, one frame at a time, in order."""
+        lower_thread_priority(HELPER_NICE)
+        timings = dict.fromkeys(STAGES, 0.0)
+        while True:
+            item = self._inferred.get()
+            if item is None:
+                break
+            try:
                 t1 = time.perf_counter()
-                timings["detect"] += t1 - t0
-                size = (shape[1], shape[0])
-                result = self.analytics[reader.cam.id].process(dets, frame.t, size, reader.generation, timings)
-                result.inference_s = t1 - t0
+                dets = item.detector.postprocess(item.outputs, item.shape)
+                item.outputs = []
                 t2 = time.perf_counter()
-                self.aggregator.record(result)
+                detect_s = item.infer_s + (t2 - t1)
+                timings["detect"] += detect_s
+                size = (item.shape[1], item.shape[0])
+                cam = item.reader.cam.id
+                result = self.analytics[cam].process(dets, item.t, size, item.generation, timings)
+                result.inference_s = detect_s
                 t3 = time.perf_counter()
-                timings["sinks"] += t3 - t2
+                self.aggregator.record(result)
+                t4 = time.perf_counter()
+                timings["sinks"] += t4 - t3
                 with self._stats_lock:
                     for k, v in timings.items():
                         self.stats.timings[k] += v
@@ -286,17 +370,20 @@ class Runner:
                     self.stats.last_at = now
                     if self.stats.frames == 1:
                         self.stats.first_at = now
-                    self.stats.delays.append(now - frame.wall)
+                    self.stats.delays.append(now - item.wall)
                 timings = dict.fromkeys(STAGES, 0.0)
             except Exception:
-                log.exception("camera %s: frame processing failed; continuing", reader.cam.id)
+                log.exception("camera %s: frame processing failed; continuing", item.reader.cam.id)
             finally:
-                reader.busy = False
-                self._wake()
+                self._inferred.task_done()
 
     # ---- supervisor side
     def all_finished(self) -> bool:
-        return all(r.status.finished for r in self.readers) and not any(r.busy or r.peek_time() for r in self.readers)
+        return (
+            all(r.status.finished for r in self.readers)
+            and not any(r.busy or r.peek_time() for r in self.readers)
+            and self._inferred.unfinished_tasks == 0  # read after busy: a frame is queued before busy clears
+        )
 
     def tick(self) -> None:
         self.heartbeat = time.monotonic()
@@ -313,6 +400,9 @@ class Runner:
         self._wake()
         for w in self._workers:
             w.join(max(0.1, deadline - time.monotonic()))
+        if self._analytics_thread.is_alive():
+            self._inferred.put(None)  # after every inferred frame: each one is counted before the flush
+            self._analytics_thread.join(max(0.1, deadline - time.monotonic()))
         for r in self.readers:
             r.discard_pending()
         self.aggregator.flush()

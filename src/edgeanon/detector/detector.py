@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,13 +87,20 @@ class PersonDetector:
 
         return self.settings.threads or physical_cores()
 
-    def infer(self, frame: npt.NDArray[np.uint8]) -> list[np.ndarray]:
-        """Preprocess and run; the pixel buffers are zeroed before this returns."""
+    def infer(self, frame: npt.NDArray[np.uint8], before_run: Callable[[], None] | None = None) -> list[np.ndarray]:
+        """Preprocess and run; the pixel buffers are zeroed before this returns.
+
+        ``before_run`` is called between preprocessing and ``session.run`` (the pipeline hands the previous
+        frame's results on there, so their Python work overlaps the run, which holds no GIL).
+        """
         t0 = time.perf_counter()
         try:
             feed = {self.input_name: self.preprocess(frame)}
             t1 = time.perf_counter()
             self.preprocess_s += t1 - t0
+            if before_run is not None:
+                before_run()
+                t1 = time.perf_counter()
             out = self.session.run(self.output_names, feed)
             self.inference_s += time.perf_counter() - t1
             return out
@@ -112,9 +120,9 @@ class PersonDetector:
         if scores.size == 0:
             return Detections.empty()
         h, w = frame_shape[:2]
-        pp = self.preprocess
-        boxes -= np.tile(pp.offset, 2)
-        boxes *= np.tile(pp.scale, 2)
+        scale, offset = self.preprocess.mapping(h, w)
+        boxes -= np.tile(offset, 2)
+        boxes *= np.tile(scale, 2)
         np.clip(boxes, 0, (w, h, w, h), out=boxes)
         bw = boxes[:, 2] - boxes[:, 0]
         bh = boxes[:, 3] - boxes[:, 1]
