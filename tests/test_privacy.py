@@ -186,6 +186,10 @@ def test_exported_labels_come_from_config_or_fixed_lists(traced_run):
         | set(FATES)
         | {"+Inf" if b == float("inf") else repr(b) for b in DWELL_BUCKETS_S}
     )
+    from edgeanon.attributes.bins import FACE_OUTCOMES, KINDS
+
+    allowed |= set(KINDS) | {b for bins in KINDS.values() for b in bins}  # attribute kinds and bins: fixed lists
+    allowed |= set(FACE_OUTCOMES)
     allowed |= {repr(b) for b in (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28)}
     from edgeanon import __version__
 

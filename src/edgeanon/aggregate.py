@@ -17,10 +17,14 @@ import numpy as np
 
 from edgeanon import policy
 from edgeanon.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.attributes.bins import FACE_OUTCOMES, KINDS
 
 log = logging.getLogger("edgeanon.aggregate")
 DIRECTIONS = ("in", "out")
 FATES = ("captured", "inferred", "dropped", "skipped")
+AttributeKey = tuple[str, str, str]  # (kind, place, bin): a key of bins.KINDS, a zone or line name, one of its bins
+# Where each kind may be counted: heading and speed per zone visit, group size per line, age and gender either.
+_PLACES = {"heading": "zones", "speed": "zones", "group_size": "lines", "age_band": "both", "gender": "both"}
 
 
 @dataclass
@@ -57,6 +61,13 @@ class CameraBucket:
     lines: dict[str, LineBucket] = field(default_factory=dict)
     heatmap: np.ndarray | None = None
     heatmap_suppressed: int = 0  # cells below k, reported as 0
+    attributes: dict[AttributeKey, int] = field(default_factory=dict)  # (kind, place, bin) -> people or groups
+    # per kind allowed by the declared purposes: bins with 0 < n < k removed (a count of bins, not of people:
+    # the number of people suppressed would give a lone suppressed bin's value away)
+    attributes_suppressed: dict[str, int] = field(default_factory=dict)
+    # attribute stage outcomes (bins.FACE_OUTCOMES -> tracks), only with the purpose "attributes": how many
+    # confirmed tracks were estimated and why the others were not (a processing count, not a person attribute)
+    faces: dict[str, int] = field(default_factory=dict)
 
     @property
     def occupancy_mean(self) -> float:
@@ -89,6 +100,9 @@ class FrameResult:
     queue_wait: dict[str, float | None]  # queue zone -> current wait estimate
     heat: np.ndarray | None = None  # presence counts of this frame on the heatmap grid
     inference_s: float = 0.0
+    # (kind, place, bin) -> count in this frame: kind a key of attributes.bins.KINDS, place a zone or line name
+    # from the config, bin one of KINDS[kind]. Counts of visits/crossings/groups, never of a track.
+    attributes: dict[AttributeKey, int] = field(default_factory=dict)
 
 
 class Sink(Protocol):
@@ -130,6 +144,8 @@ class Aggregator:
         self._entrances = entrances or set()
         self.buckets_closed = 0
         self.sink_errors = 0
+        allowed = policy.allowed_outputs(self.purposes)
+        self._kinds = tuple(k for k, out in policy.ATTRIBUTE_OUTPUTS.items() if out in allowed)
         self._current = self._new_bucket(self._bucket_start(clock()))
 
     def _bucket_start(self, now: float) -> int:
@@ -137,7 +153,11 @@ class Aggregator:
 
     def _new_bucket(self, start: int) -> Bucket:
         cams = {
-            cam: CameraBucket(zones={z: ZoneBucket() for z in zones}, lines={ln: LineBucket() for ln in lines})
+            cam: CameraBucket(
+                zones={z: ZoneBucket() for z in zones},
+                lines={ln: LineBucket() for ln in lines},
+                attributes_suppressed=dict.fromkeys(self._kinds, 0),
+            )
             for cam, (zones, lines) in self.layout.items()
         }
         return Bucket(start, self.length, cams)
@@ -156,6 +176,23 @@ class Aggregator:
         for output, present in wanted:
             if present:
                 policy.require(self.purposes, output)
+        if result.attributes:
+            self._check_attributes(result.camera, result.attributes)
+
+    def _check_attributes(self, camera: str, attributes: dict[AttributeKey, int]) -> None:
+        """Every label must be a fixed bin and a configured place, and its purpose declared (never from data)."""
+        zones, lines = self.layout[camera]
+        for key, n in attributes.items():
+            kind, place, bin_ = key
+            if kind not in KINDS or bin_ not in KINDS[kind]:
+                raise ValueError(f"unknown attribute {kind!r} bin {bin_!r}")
+            where = _PLACES[kind]
+            ok = (place in zones and where != "lines") or (place in lines and where != "zones")
+            if not ok:
+                raise ValueError(f"attribute {kind!r}: {place!r} is not a configured place of camera {camera!r}")
+            if n < 0:
+                raise ValueError(f"attribute {key}: negative count {n}")
+            policy.require(self.purposes, policy.ATTRIBUTE_OUTPUTS[kind])
 
     def record(self, result: FrameResult) -> None:
         self._check_purposes(result)
@@ -189,11 +226,38 @@ class Aggregator:
                         self._site_add(n_in, n_out)
             if result.heat is not None:
                 cb.heatmap = result.heat.copy() if cb.heatmap is None else cb.heatmap + result.heat
+            _add_attributes(cb, result.attributes)
             site = self._site_value()
         if closed is not None:
             self._publish(closed)
         for sink in self.sinks:
             self._call(sink, "on_frame", result, site)
+
+    def add_attributes(self, camera: str, attributes: dict[AttributeKey, int]) -> None:
+        """Add attribute counts outside a frame (the analytics' flush at shutdown: pending groups), checked like
+        ``record``; sinks see them only in the bucket, never as a frame. Call before ``flush``."""
+        if not attributes:
+            return
+        self._check_attributes(camera, attributes)
+        with self._lock:
+            closed = self._roll(self._clock())
+            _add_attributes(self._current.cameras[camera], attributes)
+        if closed is not None:
+            self._publish(closed)
+
+    def count_faces(self, camera: str, outcomes: dict[str, int]) -> None:
+        """Outcomes of the attribute stage for one frame of ``camera`` (labels from ``bins.FACE_OUTCOMES``)."""
+        if not outcomes:
+            return
+        if not {"age_band", "gender"} & policy.allowed_outputs(self.purposes):
+            policy.require(self.purposes, "age_band")  # raises: the stage must not run without the purpose
+        unknown = set(outcomes) - set(FACE_OUTCOMES)
+        if unknown:
+            raise ValueError(f"unknown attribute stage outcome(s): {sorted(unknown)}")
+        with self._lock:
+            faces = self._current.cameras[camera].faces
+            for k, n in outcomes.items():
+                faces[k] = faces.get(k, 0) + n
 
     def count_frame(self, camera: str, fate: str, n: int = 1) -> None:
         with self._lock:
@@ -226,12 +290,23 @@ class Aggregator:
         return partial
 
     def _suppress(self, bucket: Bucket) -> None:
-        """Small-cell suppression, the one layer before every sink: heatmap cells below k become 0.
+        """Small-cell suppression, the one layer before every sink: heatmap cells and attribute bins below k.
 
         Plain people counts (occupancy, in/out, dwell) are not suppressed: they identify nobody. A coarse
         cell that only one or two people touched in a bucket could, with other knowledge, say where a
-        particular person went, so it is not reported.
+        particular person went, so it is not reported. The same holds for an attribute bin: a single "60+"
+        or a single fast walker at a door in one minute points at one person someone may know. Such bins are
+        removed (not merged into a neighbour, which would still let a difference reveal them) and only the
+        number of removed bins per kind is kept.
         """
+        for cb in bucket.cameras.values():
+            if self.k > 1 and cb.attributes:
+                small = [key for key, n in cb.attributes.items() if n < self.k]
+                for key in small:
+                    del cb.attributes[key]
+                    cb.attributes_suppressed[key[0]] = cb.attributes_suppressed.get(key[0], 0) + 1
+            for key in [key for key, n in cb.attributes.items() if n == 0]:
+                del cb.attributes[key]
         if self.k <= 1:
             return
         for cb in bucket.cameras.values():
@@ -256,3 +331,9 @@ class Aggregator:
     def close(self) -> None:
         for sink in self.sinks:
             self._call(sink, "close")
+
+
+def _add_attributes(cb: CameraBucket, attributes: dict[AttributeKey, int]) -> None:
+    for key, n in attributes.items():
+        if n:
+            cb.attributes[key] = cb.attributes.get(key, 0) + int(n)

@@ -16,7 +16,10 @@ is the purpose specific, the capture proportionate, the notice complete, the dev
 | acquisition.schedule          | 取得時      | cameras run only in opening hours, not all day                    |
 | acquisition.fps.<camera>      | 取得時      | analysis rate at most ``FPS_PROPORTIONATE`` fps                   |
 | acquisition.output.<camera>   | 取得時      | every camera produces an aggregate some purpose needs             |
+| acquisition.min-face          | 取得時      | with attributes: ``attributes.min_face_px`` at least ``MIN_FACE_PX`` |
 | handling.identification       | 取扱い時    | no identification, feature data or sensitive attributes           |
+| handling.attributes           | 取扱い時    | what is estimated (movement; opt-in age band, gender), what not   |
+| handling.attributes-use       | 取扱い時    | with attributes: machine estimates, no discriminatory treatment   |
 | handling.small-cells          | 取扱い時    | bucket length and k protect small cells (heatmap/attribute bins)  |
 | management.retention          | 管理時      | aggregate retention proportionate to the purposes                 |
 | management.endpoint-auth      | 管理時      | no network-reachable endpoint without authentication (fail)       |
@@ -40,8 +43,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from edgeanon import policy
+from edgeanon.attributes.bins import AGE_BANDS, GENDERS, GROUP_SIZES, HEADINGS, SPEED_BANDS
 from edgeanon.config import DAYS, Config
-from edgeanon.notice import kept_aggregates
+from edgeanon.notice import estimated_attributes, kept_aggregates, movement_aggregates
 
 Status = Literal["pass", "warn", "fail"]
 
@@ -64,6 +69,10 @@ RETENTION_LAYOUT_DAYS = 366  # with dwell or heatmap: compare a floor layout wit
 K_MIN = 3  # below this a published cell or bin can be one or two people
 K_SHORT_BUCKET = 5  # with buckets shorter than SHORT_BUCKET_SECONDS, binned outputs want at least this k
 SHORT_BUCKET_SECONDS = 300
+# The age and gender models take 64x64 crops and were trained on roughly frontal faces of about that size; below
+# ~32 px a face is upscaled from too few pixels and the estimate is unreliable (BlazeFace itself finds faces down
+# to about 16 px, 1/16 of its 256 input, at best).
+MIN_FACE_PX = 32
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -269,7 +278,7 @@ def _planning(cfg: Config) -> list[Item]:
                 or "specific enough for a person to predict the use (length, no open-ended or generic-only wording).",
             )
         )
-    kept = kept_aggregates(cfg)
+    kept = [*kept_aggregates(cfg), *movement_aggregates(cfg)]
     for pid in (p.id for p in cfg.purposes):
         outputs = [k for k in kept if k.purpose == pid]
         if outputs:
@@ -279,12 +288,14 @@ def _planning(cfg: Config) -> list[Item]:
             )
         else:
             need = {
-                "flow": "a line on some camera",
-                "dwell": "a zone on some camera",
-                "heatmap": "a heatmap on some camera",
-                "queue": "a zone with queue: true",
-                "occupancy": "a camera",
-            }[pid]
+                "flow": "line or zone on some camera",
+                "dwell": "zone on some camera",
+                "heatmap": "heatmap on some camera",
+                "queue": "zone with queue: true",
+                "occupancy": "camera",
+                # age band and gender are counted only as a person crosses a line or leaves a zone
+                "attributes": "zone or line on some camera",
+            }.get(pid, "zone or line on some camera")
             items.append(
                 Item(
                     "planning",
@@ -485,16 +496,19 @@ def _acquisition(cfg: Config) -> list[Item]:
                 )
             )
     have = cfg.purpose_ids
+    estimate = estimated_attributes(cfg)
     for cam in cfg.cameras:
         uses = []
         if "occupancy" in have:
             uses.append("camera occupancy")
         if cam.zones and have & {"occupancy", "dwell", "queue"}:
-            uses.append("zones")
+            uses.append("zones" + (" (with heading and speed band)" if "flow" in have else ""))
         if cam.lines and "flow" in have:
-            uses.append("lines")
+            uses.append("lines (with group size)")
         if cam.heatmap is not None and "heatmap" in have:
             uses.append("heatmap")
+        if estimate and (cam.zones or cam.lines):
+            uses.append(f"{' and '.join(_ESTIMATE_NAMES[a] for a in estimate)} at its zones and lines")
         items.append(
             Item(
                 "acquisition",
@@ -507,7 +521,43 @@ def _acquisition(cfg: Config) -> list[Item]:
                 "remove the camera or give it zones/lines.",
             )
         )
+    min_face = _min_face(cfg)
+    if min_face is not None:
+        items.append(min_face)
     return items
+
+
+_ESTIMATE_NAMES = {"age_band": "age band", "gender": "gender"}
+
+
+def _min_face(cfg: Config) -> Item | None:
+    """With age band or gender estimated: is ``attributes.min_face_px`` large enough for a meaningful estimate?"""
+    if not estimated_attributes(cfg) or cfg.attributes is None:
+        return None
+    px = cfg.attributes.min_face_px
+    title = "Faces too small to estimate are skipped"
+    if px < MIN_FACE_PX:
+        return Item(
+            "acquisition",
+            "acquisition.min-face",
+            title,
+            "warn",
+            f"attributes.min_face_px is {px}: below {MIN_FACE_PX} px the age and gender models get a face upscaled "
+            "from too few pixels (they take 64x64 crops and were trained on roughly frontal faces of about that "
+            "size), so the estimate is little better than a guess, yet it is counted like any other. Use "
+            f"min_face_px >= {MIN_FACE_PX}: smaller faces are then skipped and counted as face_too_small or "
+            "person_too_small in edgeanon_attribute_faces_total.",
+        )
+    return Item(
+        "acquisition",
+        "acquisition.min-face",
+        title,
+        "pass",
+        f"attributes.min_face_px is {px} (at least {MIN_FACE_PX}, what the 64x64 age and gender models need): smaller "
+        "faces, and person boxes whose head region is smaller, are skipped and counted in "
+        "edgeanon_attribute_faces_total (face_too_small, person_too_small). On a high or ceiling camera expect "
+        "mostly skips: check those counts before relying on the estimates.",
+    )
 
 
 def _minutes(hhmm: str) -> int:
@@ -515,30 +565,79 @@ def _minutes(hhmm: str) -> int:
     return int(h) * 60 + int(m)
 
 
+def _refused() -> str:
+    """The refused attributes and purposes, grouped by the rule that refuses them (from ``policy``)."""
+    by_rule: dict[str, dict[str, str]] = {}
+    for word, rule in policy.FORBIDDEN_PURPOSES.items():
+        if rule != "R2-discard":  # recording and keep_frames: not attributes, covered by acquisition.raw-frames
+            by_rule.setdefault(rule, {}).setdefault(word.replace("_", ""), word.replace("_", " "))
+    return "; ".join(f"{', '.join(words.values())} ({rule})" for rule, words in sorted(by_rule.items()))
+
+
 def _handling(cfg: Config) -> list[Item]:
-    attrs = getattr(cfg, "attributes", None)
-    attrs_on = _configured(attrs)
+    estimate = estimated_attributes(cfg)
+    attrs_on = bool(estimate)
     items = [
         Item(
             "handling",
             "handling.identification",
             "No identification, feature data or sensitive attributes",
-            "warn" if attrs_on else "pass",
+            "pass",
             "refused at load: identification, face recognition and re-identification (R3), face features and "
             "embeddings (R4), race, ethnicity, religion, disability, health and emotion (R5). Tracker IDs stay in "
-            "memory and are never exported."
-            + (
-                " Attribute estimation is enabled: check that its outputs cannot lead to discriminatory treatment "
-                "(keep bins coarse and k high)."
-                if attrs_on
-                else ""
-            ),
+            "memory and are never exported.",
         )
     ]
+    flow = "flow" in cfg.purpose_ids
+    movement = (
+        f"Under flow, from track motion alone (no extra model): heading ({len(HEADINGS)} screen directions) and "
+        f"speed band ({', '.join(SPEED_BANDS)}) per zone visit, group size ({', '.join(GROUP_SIZES)}) per line "
+        "crossing. "
+        if flow
+        else ""
+    )
+    refused = f"Refused at load, with the rule quoted: {_refused()}."
+    if attrs_on:
+        what = []
+        if "age_band" in estimate:
+            what.append(f"age band ({', '.join(AGE_BANDS)}: no finer than 10 years)")
+        if "gender" in estimate:
+            what.append(f"gender ({', '.join(GENDERS)})")
+        reason = (
+            f"{movement}Opt-in (purpose attributes): {' and '.join(what)}, estimated by machine on the device from a "
+            "face crop that is zeroed at once; no face features are computed, BlazeFace's keypoints are never "
+            "decoded, and only the bins reach the aggregate, as counts per bucket when a person crosses a line or "
+            f"leaves a zone. {refused}"
+        )
+    else:
+        reason = (
+            f"{movement}No age band or gender is estimated: the purpose attributes is not declared, so the face and "
+            f"attribute models are never loaded. {refused}"
+        )
+    items.append(Item("handling", "handling.attributes", "Only coarse, non-identifying attributes", "pass", reason))
+    if attrs_on:
+        items.append(
+            Item(
+                "handling",
+                "handling.attributes-use",
+                "Estimated age and gender not used to treat people differently",
+                "warn",
+                "age band and gender are machine estimates: unreliable on small faces, on faces seen from above "
+                "(elevated and ceiling cameras rarely see a face: watch the skip counts in "
+                "edgeanon_attribute_faces_total), on profiles, masks and children, and the gender model errs more "
+                "on small faces. The guidebook (取扱い時) asks that attribute-based measures do not lead to "
+                "discriminatory treatment: use the counts only as statistics (product range, layout, staffing), never "
+                "to treat a person or a group differently by gender or age (price, service, security attention), "
+                "and write that into the operating rules. This stays a warning: the software cannot check it.",
+            )
+        )
     k = cfg.privacy.k
     bucket = cfg.aggregation.bucket_seconds
     heat = "heatmap" in cfg.purpose_ids and any(c.heatmap is not None for c in cfg.cameras)
-    binned = [n for n, on in (("heatmap", heat), ("attribute bins", attrs_on)) if on]
+    # age band and gender bins describe the person; movement bins (heading, speed, group size) describe motion and
+    # are k-suppressed too, but do not by themselves call for longer buckets
+    binned = [n for n, on in (("heatmap", heat), ("age band and gender bins", attrs_on)) if on]
+    moving = bool(movement_aggregates(cfg))
     title = "Bucket length and k protect small cells"
     if k < K_MIN:
         status: Status = "warn"
@@ -559,9 +658,9 @@ def _handling(cfg: Config) -> list[Item]:
         reason = (
             f"{' and '.join(binned)}: {bucket} s buckets with k={k}; cells or bins under k are suppressed."
             if binned
-            else f"no heatmap or attribute bins; k={k} applies only to those. Plain people counts are not suppressed "
-            f"(they say how many, not who), bucket {bucket} s."
-        )
+            else f"no heatmap, age band or gender bins; k={k} applies to binned outputs. Plain people counts are not "
+            f"suppressed (they say how many, not who), bucket {bucket} s."
+        ) + (" Heading, speed band and group size bins under k are suppressed as well." if moving else "")
     items.append(Item("handling", "handling.small-cells", title, status, reason))
     return items
 
@@ -576,8 +675,9 @@ def _management(cfg: Config, path: str | Path | None) -> list[Item]:
         "occupancy, flow and queue counts serve live staffing and safety decisions and hour-of-day / weekday "
         "planning, for which about two seasons of weekly patterns are enough"
         if operational
-        else "dwell and heatmap compare floor layouts across seasons, which needs at most a year to compare with the "
-        "same season last year"
+        else "dwell and heatmap compare floor layouts"
+        + (", and age band and gender statistics the product range," if "attributes" in purposes else "")
+        + " across seasons, which needs at most a year to compare with the same season last year"
     )
     items.append(
         Item(

@@ -119,7 +119,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 status = f"FAILED: {exc}"
                 failed += 1
         print(
-            f"  {name}{mark}: {entry.file} {entry.precision} {entry.family} "
+            f"  {name}{mark}: {entry.task} {entry.file} {entry.precision} {entry.family} "
             f"{entry.input.width}x{entry.input.height} [{status}]"
         )
         if args.verbose:
@@ -128,6 +128,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 print(f"      licence: {lic.spdx} - {lic.applies_to}")
             if entry.params:
                 print(f"      params: {entry.params:,}  GFLOPs: {entry.gflops}")
+            if entry.training_data:
+                print(f"      training data: {entry.training_data}")
     return 2 if failed else 0
 
 
@@ -225,7 +227,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     since, until = _parse_time(args.since, "--since"), _parse_time(args.until, "--until")
     store = AggregateStore(path, retention_days=cfg.retention.aggregates_days)  # applies retention first
     try:
-        rows = store.rows(since, until, args.camera)
+        rows = store.rows(since, until, args.camera, attributes=True)
     finally:
         store.close()
     sys.stdout.write(export_rows(rows, args.format))

@@ -8,7 +8,16 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edgeanon import policy
 from edgeanon.errors import EdgeanonError
@@ -155,6 +164,113 @@ class HeatmapConfig(_Model):
     cols: int = Field(4, ge=1, le=8, description="Grid columns (at most 8).")
 
 
+class MovementConfig(_Model):
+    """How heading, speed band and group size are measured on one camera (purpose ``flow``).
+
+    Per camera, not global: the ground-plane scale depends on each camera's mounting height and angle, and the
+    thresholds may differ between, say, a doorway and an escalator landing. The defaults are general figures
+    for people walking in a store, not fitted to any clip.
+    """
+
+    px_per_metre: float | None = Field(
+        None,
+        gt=0,
+        le=10000,
+        allow_inf_nan=False,
+        description="Ground-plane scale in pixels per metre, if measured (e.g. from floor tiles of known size). "
+        "Empty: distances are estimated from each person's box height, assuming people are 1.7 m tall (rough: "
+        "children, clipped boxes and steep views make it wrong by tens of percent).",
+    )
+    slow_below_mps: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        allow_inf_nan=False,
+        description="A zone visit whose mean speed is below this (m/s) counts as 'slow' (typical walking is "
+        "1.2-1.4 m/s; a general default, not fitted to a site).",
+    )
+    fast_above_mps: float = Field(
+        1.8,
+        gt=0,
+        le=20,
+        allow_inf_nan=False,
+        description="A zone visit whose mean speed is above this (m/s) counts as 'fast'; in between is 'normal' "
+        "(a general default, not fitted to a site).",
+    )
+    min_move_m: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        allow_inf_nan=False,
+        description="A zone visit counts in the heading histogram only if the person's net displacement from "
+        "entering to last being inside is at least this (m): someone who lingers has no heading (a general "
+        "default, not fitted to a site).",
+    )
+    group_window_s: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        allow_inf_nan=False,
+        description="Counted crossings of one line in one direction within this many seconds of a group's first "
+        "crossing (and within group_distance_m) form one group (a general default, not fitted to a site).",
+    )
+    group_distance_m: float = Field(
+        1.5,
+        gt=0,
+        le=20,
+        allow_inf_nan=False,
+        description="Maximum ground distance (m) from a crossing to some member of a group for it to join the "
+        "group (a general default, not fitted to a site).",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> MovementConfig:
+        if self.fast_above_mps <= self.slow_below_mps:
+            raise ValueError(_at(("fast_above_mps",), "must be greater than slow_below_mps"))
+        return self
+
+
+def _estimate(word: str) -> str:
+    problem = policy.attribute_problem(word)
+    if problem is not None:
+        raise ValueError(problem)
+    return word.strip().lower()
+
+
+EstimateName = Annotated[
+    str, AfterValidator(_estimate), Field(description=f"One of: {', '.join(policy.ATTRIBUTE_ESTIMATES)}.")
+]
+ATTRIBUTE_JUSTIFICATION_MIN = 20  # characters, stripped: "marketing" alone says nothing a customer can predict
+
+
+class AttributesConfig(_Model):
+    """Opt-in machine estimation of coarse attributes (purpose ``attributes``); anything else is refused."""
+
+    estimate: list[EstimateName] = Field(
+        default_factory=list,
+        description="Attributes to estimate: age_band (10-year bins, e.g. <20, 20s ... 60+) and/or gender. Race, "
+        "ethnicity, emotion, religion, disability, health, identity and face embeddings are refused.",
+    )
+    min_face_px: int = Field(
+        32, ge=12, le=1024, description="Skip (and count) faces smaller than this many pixels on a side."
+    )
+    face_score: float = Field(0.6, gt=0, lt=1, description="Face detector score threshold.")
+    threads: int = Field(1, ge=1, le=64, description="onnxruntime threads of the face and attribute models.")
+
+    @field_validator("estimate")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        for i, word in enumerate(v):
+            if word in v[:i]:
+                raise ValueError(_at((i,), f"{word!r} is listed twice"))
+        return v
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is estimated at all (an empty list loads no model)."""
+        return bool(self.estimate)
+
+
 class Camera(_Model):
     id: Name
     source: Source = Field(description="Where frames come from: kind device, file or url.")
@@ -163,6 +279,9 @@ class Camera(_Model):
     lines: list[Line] = Field(default_factory=list, description="Named lines to count crossings of.")
     exclude: list[Exclude] = Field(default_factory=list, description="Areas where detections are ignored.")
     heatmap: HeatmapConfig | None = Field(None, description="Optional coarse presence grid per bucket.")
+    movement: MovementConfig | None = Field(
+        None, description="Scale and thresholds for heading, speed band and group size (purpose flow); empty: defaults."
+    )
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening the source after this long.")
     read_timeout_s: float = Field(
         5.0, gt=0, le=120, description="A read that blocks this long means the source is down."
@@ -479,6 +598,11 @@ class Config(_Model):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     aggregation: AggregationConfig = Field(default_factory=AggregationConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    attributes: AttributesConfig | None = Field(
+        None,
+        description="Opt-in coarse age band and gender estimation; needs the purpose 'attributes' with a "
+        "justification.",
+    )
 
     @property
     def purpose_ids(self) -> frozenset[str]:
@@ -510,9 +634,57 @@ class Config(_Model):
                     need("queue" in have, ("cameras", ci, "zones", zi, "queue"), "a queue zone", "'queue'")
             if cam.heatmap is not None:
                 need("heatmap" in have, ("cameras", ci, "heatmap"), "a heatmap", "'heatmap'")
+            if cam.movement is not None:
+                need("flow" in have, ("cameras", ci, "movement"), "movement settings", "'flow'")
         if self.entrances:
             need("occupancy" in have, ("entrances",), "site occupancy from entrances", "'occupancy'")
+        self._attribute_purpose(have)
         return self
+
+    def _attribute_purpose(self, have: set[str]) -> None:
+        """``attributes.estimate`` and the purpose ``attributes`` come together, with a real justification."""
+        estimate = self.attributes.estimate if self.attributes is not None else []
+        if estimate and "attributes" not in have:
+            raise ValueError(
+                _at(
+                    ("attributes", "estimate"),
+                    policy.refusal("R1-purpose", "estimating attributes needs the purpose 'attributes'"),
+                )
+            )
+        if "attributes" not in have:
+            return
+        i = next(i for i, p in enumerate(self.purposes) if p.id == "attributes")
+        if not estimate:
+            raise ValueError(
+                _at(
+                    ("purposes", i, "id"),
+                    policy.refusal(
+                        "R1-purpose", "the purpose 'attributes' without attributes.estimate (say what is estimated)"
+                    ),
+                )
+            )
+        if len(self.purposes[i].justification.strip()) < ATTRIBUTE_JUSTIFICATION_MIN:
+            raise ValueError(
+                _at(
+                    ("purposes", i, "justification"),
+                    policy.refusal(
+                        "R1-purpose",
+                        f"the purpose 'attributes' needs a specific justification (at least "
+                        f"{ATTRIBUTE_JUSTIFICATION_MIN} characters saying why age band or gender is needed)",
+                    ),
+                )
+            )
+        for ci, cam in enumerate(self.cameras):  # age band and gender are keyed by place: zone or line name
+            zones = {z.name for z in cam.zones}
+            for li, ln in enumerate(cam.lines):
+                if ln.name in zones:
+                    raise ValueError(
+                        _at(
+                            ("cameras", ci, "lines", li, "name"),
+                            f"{ln.name!r} names both a zone and a line; with attributes every place name must be "
+                            "unique on a camera",
+                        )
+                    )
 
     @model_validator(mode="after")
     def _refs(self) -> Config:

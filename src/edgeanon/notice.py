@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edgeanon import policy
+from edgeanon.attributes.bins import AGE_BANDS, GENDERS
 from edgeanon.config import DAYS, Config
 
 NOTICE_CONTENT_TYPE = {"html": "text/html; charset=utf-8", "txt": "text/plain; charset=utf-8"}
@@ -31,10 +32,13 @@ TEXT_WIDTH = 72  # display columns; a Japanese character takes two
 class Kept:
     """One kind of aggregate the site keeps: a policy output (or the queue pair), where it comes from."""
 
-    output: str  # camera_occupancy, zone_occupancy, site_occupancy, line_crossings, zone_dwell, heatmap, queue
+    # camera_occupancy, zone_occupancy, site_occupancy, line_crossings, zone_dwell, heatmap, queue, attributes;
+    # from movement_aggregates: zone_movement, line_groups
+    output: str
     purpose: str  # the declared purpose that allows it
     names: tuple[str, ...]  # cameras, zones or lines it is counted over (config names)
     grids: tuple[str, ...] = ()  # heatmap only: distinct "rows×cols" grids
+    estimate: tuple[str, ...] = ()  # attributes only: policy.ATTRIBUTE_ESTIMATES listed in attributes.estimate
 
 
 def kept_aggregates(cfg: Config) -> list[Kept]:
@@ -43,7 +47,9 @@ def kept_aggregates(cfg: Config) -> list[Kept]:
     This mirrors ``policy.PURPOSES`` and the config's purpose checks: camera occupancy for every camera and zone
     occupancy for every zone (occupancy), site occupancy from the entrance lines (occupancy), crossings per line
     (flow), dwell per zone (dwell), the coarse grid per heatmap camera (heatmap), queue length and wait per queue
-    zone (queue). A declared purpose with no entry here is declared but unused.
+    zone (queue), and estimated age band and gender per zone and line (attributes, counted as a person leaves a
+    zone or crosses a line). The movement statistics flow adds are in ``movement_aggregates``. A declared purpose
+    with no entry in either is declared but unused.
     """
     have = cfg.purpose_ids
     zones = _names([(c.id, z.name) for c in cfg.cameras for z in c.zones])
@@ -66,7 +72,54 @@ def kept_aggregates(cfg: Config) -> list[Kept]:
         out.append(Kept("heatmap", "heatmap", tuple(c.id for c in heat), grids))
     if "queue" in have and queue_zones:
         out.append(Kept("queue", "queue", queue_zones))
+    places = _names(
+        [(c.id, p) for c in cfg.cameras for p in (*(z.name for z in c.zones), *(ln.name for ln in c.lines))]
+    )
+    estimate = estimated_attributes(cfg)
+    if estimate and places:
+        out.append(Kept("attributes", "attributes", places, estimate=estimate))
     return out
+
+
+def movement_aggregates(cfg: Config) -> list[Kept]:
+    """The movement statistics the purpose ``flow`` adds, from track motion alone (no extra model): heading and
+    speed band per zone visit (every zone), group size per crossing group (every line). Bins below k are
+    suppressed like every attribute bin."""
+    if "flow" not in cfg.purpose_ids:
+        return []
+    out: list[Kept] = []
+    zones = _names([(c.id, z.name) for c in cfg.cameras for z in c.zones])
+    lines = _names([(c.id, ln.name) for c in cfg.cameras for ln in c.lines])
+    if zones:
+        out.append(Kept("zone_movement", "flow", zones))
+    if lines:
+        out.append(Kept("line_groups", "flow", lines))
+    return out
+
+
+def estimated_attributes(cfg: Config) -> tuple[str, ...]:
+    """What the attribute stage estimates (in ``policy.ATTRIBUTE_ESTIMATES`` order): empty unless the purpose
+    ``attributes`` is declared and ``attributes.estimate`` lists something (the config requires both together)."""
+    attrs = getattr(cfg, "attributes", None)
+    if attrs is None or "attributes" not in cfg.purpose_ids:
+        return ()
+    wanted = set(getattr(attrs, "estimate", ()) or ())
+    return tuple(a for a in policy.ATTRIBUTE_ESTIMATES if a in wanted)
+
+
+# The order of "what is kept" in the notice: each movement statistic next to the count it refines.
+_KEPT_ORDER = (
+    "camera_occupancy",
+    "zone_occupancy",
+    "site_occupancy",
+    "line_crossings",
+    "line_groups",
+    "zone_dwell",
+    "zone_movement",
+    "heatmap",
+    "queue",
+    "attributes",
+)
 
 
 def _names(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
@@ -103,7 +156,11 @@ class _Facts:
     third_party: bool
     recipients: tuple[str, ...]
     hours: tuple[tuple[tuple[str, ...], str, str], ...] | None  # (days, open, close); None: no schedule
-    attributes: bool
+    estimate: tuple[str, ...]  # estimated attributes (age_band, gender); empty: none
+
+    @property
+    def attributes(self) -> bool:
+        return bool(self.estimate)
 
 
 def _facts(cfg: Config, lang: str) -> _Facts:
@@ -128,7 +185,7 @@ def _facts(cfg: Config, lang: str) -> _Facts:
     hours = None
     if cfg.schedule is not None:
         hours = tuple((tuple(h.days), h.open, h.close) for h in cfg.schedule.hours)
-    attrs = getattr(cfg, "attributes", None)  # not in the config yet; if it ever is, the notice must say so
+    kept = sorted([*kept_aggregates(cfg), *movement_aggregates(cfg)], key=lambda k: _KEPT_ORDER.index(k.output))
     return _Facts(
         operator=op.name.strip(),
         accountable=op.accountable.strip(),
@@ -137,14 +194,14 @@ def _facts(cfg: Config, lang: str) -> _Facts:
         notice_url=(op.notice_url or "").strip() or None,
         purposes=purposes,
         cameras=tuple(c.id for c in cfg.cameras),
-        kept=tuple(kept_aggregates(cfg)),
+        kept=tuple(kept),
         bucket_seconds=cfg.aggregation.bucket_seconds,
         k=cfg.privacy.k,
         retention_days=cfg.retention.aggregates_days,
         third_party=cfg.privacy.third_party.provided,
         recipients=tuple(r.strip() for r in cfg.privacy.third_party.recipients),
         hours=hours,
-        attributes=attrs is not None and attrs is not False and getattr(attrs, "enabled", True) is not False,
+        estimate=estimated_attributes(cfg),
     )
 
 
@@ -238,6 +295,7 @@ _INTRO_JA = {
     "dwell": "売場での滞在時間の把握",
     "heatmap": "売場の利用状況の把握",
     "queue": "レジ待ち状況の把握",
+    "attributes": "来店者の{what}の統計的な把握",
 }
 
 
@@ -284,20 +342,66 @@ _KEPT_JA = {
     "zone_dwell": "エリアごとの滞在時間の分布（何分程度滞在した人が何人いたか。エリア：{names}）",
     "heatmap": "売場を粗い区画（{grids}）に分けた、区画ごとの人数（{k}人未満の区画は記録しません。カメラ：{names}）",
     "queue": "レジ待ちの人数と推定待ち時間（エリア：{names}）",
+    "line_groups": "計測ラインを一緒に通過したグループの数（1人・2人・3人・4人以上の人数別。{k}件未満の区分は記録"
+    "しません。ライン：{names}）",
+    "zone_movement": "エリア内を移動した方向（8方向）別・速さ（ゆっくり・ふつう・速い）別の人数（{k}人未満の区分は"
+    "記録しません。エリア：{names}）",
+    "attributes": "{what}別の人数（機械による推定値。計測ラインを通過したとき、またはエリアから出たときに数えます。"
+    "{k}人未満の区分は記録しません。場所：{names}）",
 }
+_AGE_JA = {"<20": "20歳未満", "20s": "20代", "30s": "30代", "40s": "40代", "50s": "50代", "60+": "60歳以上"}
+_GENDER_JA = {"female": "女性", "male": "男性"}
+
+
+def _what_ja(estimate: tuple[str, ...]) -> str:
+    """「性別・年代」, 「性別」 or 「年代」: the estimated attributes, in the usual Japanese order."""
+    return "・".join(w for a, w in (("gender", "性別"), ("age_band", "年代")) if a in estimate)
+
+
+def _estimated_ja(a: str) -> str:
+    if a == "age_band":
+        bands = "、".join(_AGE_JA[b] for b in AGE_BANDS)
+        return f"年代：{bands}の{len(AGE_BANDS)}区分（10歳きざみより細かくは推定しません）"
+    return f"性別：{'・'.join(_GENDER_JA[g] for g in GENDERS)}の{len(GENDERS)}区分"
 
 
 def _kept_ja(k: Kept, f: _Facts) -> str:
-    return _KEPT_JA[k.output].format(names=_names_ja(k.names), grids="、".join(k.grids), k=f.k)
+    return _KEPT_JA[k.output].format(
+        names=_names_ja(k.names), grids="、".join(k.grids), k=f.k, what=_what_ja(k.estimate)
+    )
+
+
+def _attributes_ja(f: _Facts) -> tuple[_Block, ...]:
+    """What the notice must say when age band or gender is estimated (purpose ``attributes``)."""
+    what = _what_ja(f.estimate)
+    return (
+        _p(
+            f"カメラ画像から{what}を機械により推定し、統計情報としてのみ保持します。顔画像や特徴量は保存しません。"
+            "推定するのは次の項目だけです。"
+        ),
+        _List(tuple(_Entry((_estimated_ja(a),)) for a in f.estimate)),
+        _p(
+            "推定は店内の機器の中で行い、推定に使ったカメラ画像と顔の部分の画像は、推定後ただちに消去します。"
+            "個人を識別するための顔の特徴量は算出しません。"
+        ),
+        _p(
+            f"推定結果は{_duration_ja(f.bucket_seconds)}ごとに{what}の区分ごとの人数として集計し、この集計値だけを"
+            f"保持します（{f.k}人未満の区分は記録しません）。お一人お一人の推定結果を記録することはなく、特定の個人を"
+            "識別することもありません。"
+        ),
+        _p(
+            "推定は機械によるもので、誤りを含むことがあります。推定結果によって、お客様への対応を変えることはありません。"
+        ),
+    )
 
 
 def _doc_ja(f: _Facts) -> _Doc:
-    intro = _join_ja([_INTRO_JA[p.id] for p in f.purposes])
+    intro = _join_ja([_INTRO_JA[p.id].format(what=_what_ja(f.estimate)) for p in f.purposes])
     lead = (
         _p(
             f"{f.operator}では、{intro}を目的として、カメラを設置しています。カメラの映像は店内の機器の中で"
-            "人数を数えるためだけに解析し、解析後ただちに破棄します。映像を録画したり、外部へ送信したりする"
-            "ことはありません。"
+            + (f"人数を数え、{_what_ja(f.estimate)}を推定するため" if f.attributes else "人数を数えるため")
+            + "だけに解析し、解析後ただちに破棄します。映像を録画したり、外部へ送信したりすることはありません。"
         ),
     )
     sections = [
@@ -318,14 +422,18 @@ def _doc_ja(f: _Facts) -> _Doc:
     ]
     if not f.attributes:
         refrain.insert(3, "性別・年齢などの属性の推定")
+    else:
+        refrain[3:3] = [f"{w}の推定" for a, w in (("gender", "性別"), ("age_band", "年齢")) if a not in f.estimate]
     captured: list[_Block] = [
         _p(
             f"店内に設置したカメラ（計{len(f.cameras)}台：{_names_ja(f.cameras)}）で、撮影範囲に入った方の姿を"
             "撮影します。"
         ),
         _p(
-            "映像は店内の機器の中でその場で解析し、人の位置を検出した直後に消去します。映像を録画・保存する"
-            "ことはなく、インターネットなどを通じて外部へ送信することもありません。"
+            "映像は店内の機器の中でその場で解析し、"
+            + (f"人の位置の検出と{_what_ja(f.estimate)}の推定を終えた" if f.attributes else "人の位置を検出した")
+            + "直後に消去します。映像を録画・保存することはなく、インターネットなどを通じて外部へ送信することも"
+            "ありません。"
         ),
         _p("解析にあたって、次のことは一切行いません。"),
         _List(tuple(_Entry((t,)) for t in refrain)),
@@ -335,13 +443,7 @@ def _doc_ja(f: _Facts) -> _Doc:
         ),
     ]
     if f.attributes:
-        captured.insert(
-            4,
-            _p(
-                f"年齢層・性別などの属性は粗い区分で推定し、区分ごとの人数としてのみ集計します（{f.k}人未満の"
-                "区分は記録しません）。推定結果によって、お客様への対応を変えることはありません。"
-            ),
-        )
+        captured[2:2] = _attributes_ja(f)
     sections.append(_Section("取得する情報", tuple(captured)))
     sections.append(
         _Section(
@@ -405,6 +507,7 @@ _INTRO_EN = {
     "dwell": "see how long people stay in each area",
     "heatmap": "see which parts of the floor are used",
     "queue": "keep checkout queues short",
+    "attributes": "estimate the {what} of visitors, as statistics only",
 }
 
 
@@ -443,19 +546,64 @@ _KEPT_EN = {
     "heatmap": "People on each cell of a coarse floor grid ({grids}); cells with fewer than {k} people are not "
     "recorded (cameras: {names})",
     "queue": "People waiting at the checkout and the estimated waiting time (areas: {names})",
+    "line_groups": "Groups of people crossing a counting line together, by group size (1, 2, 3, 4 or more); sizes "
+    "counted fewer than {k} times are not recorded (lines: {names})",
+    "zone_movement": "People moving through each area, by direction (8 directions) and by speed (slow, normal, fast); "
+    "counts below {k} are not recorded (areas: {names})",
+    "attributes": "People by machine-estimated {what}, counted when they cross a counting line or leave an area; "
+    "counts below {k} are not recorded (places: {names})",
 }
+_AGE_EN = {"<20": "under 20", "20s": "20s", "30s": "30s", "40s": "40s", "50s": "50s", "60+": "60 and over"}
+
+
+def _what_en(estimate: tuple[str, ...]) -> str:
+    """ "gender and age group", "gender" or "age group"."""
+    return " and ".join(w for a, w in (("gender", "gender"), ("age_band", "age group")) if a in estimate)
+
+
+def _estimated_en(a: str) -> str:
+    if a == "age_band":
+        bands = ", ".join(_AGE_EN[b] for b in AGE_BANDS)
+        return f"Age group: {bands} ({len(AGE_BANDS)} groups, never finer than ten years)"
+    return f"Gender: {' or '.join(GENDERS)}"
 
 
 def _kept_en(k: Kept, f: _Facts) -> str:
-    return _KEPT_EN[k.output].format(names=", ".join(k.names), grids=", ".join(k.grids), k=f.k)
+    return _KEPT_EN[k.output].format(
+        names=", ".join(k.names), grids=", ".join(k.grids), k=f.k, what=_what_en(k.estimate)
+    )
+
+
+def _attributes_en(f: _Facts) -> tuple[_Block, ...]:
+    """What the notice must say when age band or gender is estimated (purpose ``attributes``)."""
+    what = _what_en(f.estimate)
+    return (
+        _p(
+            f"A machine estimates each person's {what} from the camera image, and the results are kept only as "
+            "statistics. No face images or face feature data are kept. Only the following are estimated:"
+        ),
+        _List(tuple(_Entry((_estimated_en(a),)) for a in f.estimate)),
+        _p(
+            "The estimate is made on the device in the store. The image and the face crops used for it are erased "
+            "immediately afterwards. No facial feature data for identifying anyone is computed."
+        ),
+        _p(
+            f"Only statistics are kept: how many people fell into each group, per {_period_en(f.bucket_seconds)} "
+            f"(groups with fewer than {f.k} people are not recorded). No one's individual estimate is recorded, and "
+            "no one is identified."
+        ),
+        _p("These are machine estimates and can be wrong. They are never used to treat anyone differently."),
+    )
 
 
 def _doc_en(f: _Facts) -> _Doc:
+    intro = _join_en([_INTRO_EN[p.id].format(what=_what_en(f.estimate)) for p in f.purposes])
     lead = (
         _p(
-            f"{f.operator} uses cameras in this store to {_join_en([_INTRO_EN[p.id] for p in f.purposes])}. "
-            "The images are analysed on a device in the store only to count people, and are discarded immediately "
-            "after analysis. They are never recorded and never sent anywhere."
+            f"{f.operator} uses cameras in this store to {intro}. "
+            "The images are analysed on a device in the store only to count people"
+            + (f" and estimate their {_what_en(f.estimate)}" if f.attributes else "")
+            + ", and are discarded immediately after analysis. They are never recorded and never sent anywhere."
         ),
     )
     sections = [
@@ -479,15 +627,18 @@ def _doc_en(f: _Facts) -> _Doc:
     ]
     if not f.attributes:
         refrain.insert(3, "estimate attributes such as gender or age")
+    else:
+        refrain[3:3] = [f"estimate {w}" for a, w in (("gender", "gender"), ("age_band", "age")) if a not in f.estimate]
     captured: list[_Block] = [
         _p(
             f"The cameras in this store ({len(f.cameras)} in total: {', '.join(f.cameras)}) capture images of people "
             "within their view."
         ),
         _p(
-            "Each image is analysed on a device in the store to find where people are, and is erased immediately "
-            "after that analysis. Images are never recorded or stored, and never sent over the internet or anywhere "
-            "else."
+            "Each image is analysed on a device in the store to find where people are"
+            + (f" and to estimate their {_what_en(f.estimate)}" if f.attributes else "")
+            + ", and is erased immediately after that analysis. Images are never recorded or stored, and never sent "
+            "over the internet or anywhere else."
         ),
         _p("The analysis does not:"),
         _List(tuple(_Entry((t,)) for t in refrain)),
@@ -497,14 +648,7 @@ def _doc_en(f: _Facts) -> _Doc:
         ),
     ]
     if f.attributes:
-        captured.insert(
-            4,
-            _p(
-                "Attributes such as age group or gender are estimated in coarse bins and kept only as counts per bin "
-                f"(bins with fewer than {f.k} people are not recorded). They are never used to treat anyone "
-                "differently."
-            ),
-        )
+        captured[2:2] = _attributes_en(f)
     sections.append(_Section("What is captured", tuple(captured)))
     sections.append(
         _Section(

@@ -17,17 +17,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from edgeanon import policy
 from edgeanon.aggregate import Aggregator, FrameResult, Sink
 from edgeanon.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, SiteOccupancy, ZoneAnalytics
+from edgeanon.analytics.attributes import TrackAttributes
 from edgeanon.analytics.geometry import to_pixels
+from edgeanon.analytics.movement import LineGroups, MovementSettings, ZoneMotion
+from edgeanon.attributes.bins import FACE_OUTCOMES, GROUP_SIZES, HEADINGS, SPEED_BANDS
 from edgeanon.capture import CameraReader, Fate, Frame, lower_thread_priority
 from edgeanon.config import Camera, Config, FileSource
 from edgeanon.detections import Detections
 from edgeanon.detector import PersonDetector, SessionSettings, Thresholds, load_detector
 from edgeanon.schedule import OpeningHours
 from edgeanon.tracking import Tracker, TrackerSettings
+from edgeanon.tracks import TrackUpdate
 
 log = logging.getLogger("edgeanon.pipeline")
 
@@ -60,13 +65,31 @@ class CameraAnalytics:
         self.generation = -1
         self.zones: list[ZoneAnalytics] = []
         self.lines: list[LineCounter] = []
-        self.exclude: ExclusionMask | None = None
         self.heat: PresenceGrid | None = None
+        # tracking side (see ``track``): its own frame size, so a rebuild never races ``analyse``
+        self.tracked_size: tuple[int, int] | None = None
+        self._exclude: ExclusionMask | None = None
+        self._exclude_size: tuple[int, int] | None = None
+        # estimated attributes per track slot, only with the purpose "attributes" (analytics side), and which
+        # tracks the attribute stage has looked at (tracking side)
+        a = cfg.attributes
+        on = a is not None and a.enabled and bool({"age_band", "gender"} & self.allowed)
+        self.traits = (
+            TrackAttributes(t.capacity, age="age_band" in a.estimate, gender="gender" in a.estimate)
+            if on and a is not None
+            else None
+        )
+        self.attempted = np.zeros(t.capacity, bool) if on else None
+        mv = cam.movement
+        # config.MovementConfig and MovementSettings share their field names
+        self.movement = MovementSettings(**mv.model_dump()) if mv is not None else MovementSettings()
+        self.motion: list[ZoneMotion] = []  # aligned with self.zones; only with zone_heading / zone_speed
+        self.groups: list[LineGroups] = []  # aligned with self.lines; only with line_group_size
 
     def _build(self, size: tuple[int, int]) -> None:
         cam, cap = self.cam, self.capacity
         diag = float(np.hypot(*size))
-        zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length"} & self.allowed
+        zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length", "zone_heading", "zone_speed"} & self.allowed
         self.zones = [
             ZoneAnalytics(z.name, Polygon(_points(z.polygon, z.normalized, size), size), cap, size, queue=z.queue)
             for z in cam.zones
@@ -84,34 +107,80 @@ class CameraAnalytics:
             for ln in cam.lines
             if "line_crossings" in self.allowed
         ]
-        self.exclude = (
-            ExclusionMask([_points(e.polygon, e.normalized, size) for e in cam.exclude], size) if cam.exclude else None
-        )
+        want_motion = bool({"zone_heading", "zone_speed"} & self.allowed)
+        self.motion = [ZoneMotion(z.name, cap, self.movement) for z in self.zones] if want_motion else []
+        want_groups = "line_group_size" in self.allowed
+        self.groups = [LineGroups(ln.name, self.movement, frame_size=size) for ln in self.lines] if want_groups else []
         want_heat = cam.heatmap is not None and "heatmap" in self.allowed
         self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size) if want_heat else None
         self.size = size
 
-    def process(
+    def track(
         self, dets: Detections, t: float, size: tuple[int, int], generation: int, timings: dict[str, float]
-    ) -> FrameResult:
+    ) -> Tracked:
+        """Tracker step. Runs where the frame's attribute stage needs it (the detector worker) or else in the
+        analytics thread; for one camera always in the same one, and always before ``analyse`` of that frame."""
         t0 = time.perf_counter()
-        if size != self.size:
-            if self.size is not None:
-                log.warning("camera %s: frame size changed from %s to %s; zones rebuilt", self.cam.id, self.size, size)
+        if size != self.tracked_size:
             self.tracker.reset()
             self.tracker.update(Detections.empty(), t)  # ends every old track before analytics are rebuilt
-            self._build(size)
+            self.tracked_size = size
             self.generation = generation
         elif generation != self.generation:
             self.tracker.reset()  # a reconnect: old tracks end (their dwell is observed), no carry-over
             self.generation = generation
-        if self.exclude is not None and len(dets):
-            dets = dets[self.exclude.keep(dets.anchors)]
+        if self.exclude_for(size) is not None and len(dets):
+            dets = dets[self._exclude.keep(dets.anchors)]  # type: ignore[union-attr]
         tu = self.tracker.update(dets, t)
+        if self.attempted is not None:
+            self.attempted[tu.started] = False
+        timings["track"] += time.perf_counter() - t0
+        return Tracked(tu, self.tracker.present, size)
+
+    def exclude_for(self, size: tuple[int, int]) -> ExclusionMask | None:
+        """The exclusion mask at this frame size (tracking side: built here, never shared with ``analyse``)."""
+        if size != self._exclude_size:
+            cam = self.cam
+            self._exclude = (
+                ExclusionMask([_points(e.polygon, e.normalized, size) for e in cam.exclude], size)
+                if cam.exclude
+                else None
+            )
+            self._exclude_size = size
+        return self._exclude
+
+    def to_estimate(self, tracked: Tracked) -> npt.NDArray[np.bool_]:
+        """Rows of confirmed tracks the attribute stage has not looked at yet (at most once per track)."""
+        tu = tracked.tu
+        if self.attempted is None or not len(tu.dets):
+            return np.zeros(len(tu.dets), bool)
+        return tu.confirmed & ~self.attempted[tu.slot]
+
+    def process(
+        self, dets: Detections, t: float, size: tuple[int, int], generation: int, timings: dict[str, float]
+    ) -> FrameResult:
+        return self.analyse(self.track(dets, t, size, generation, timings), timings)
+
+    def analyse(self, tracked: Tracked, timings: dict[str, float], estimates: Estimates | None = None) -> FrameResult:
+        """Everything after tracking, in frame order, in the analytics thread; only numbers from here on."""
         t1 = time.perf_counter()
+        tu, size = tracked.tu, tracked.size
+        attributes: dict[tuple[str, str, str], int] = {}
+        if size != self.size:
+            self._drain_movement(attributes, flush=True)  # pending groups are emitted, not lost with the rebuild
+            if self.size is not None:
+                log.warning("camera %s: frame size changed from %s to %s; zones rebuilt", self.cam.id, self.size, size)
+            self._build(size)
         allowed = self.allowed
         crossings = {ln.name: ln.update(tu) for ln in self.lines}
         zone_all = {z.name: z.update(tu) for z in self.zones}
+        if self.traits is not None:
+            self._count_traits(tu, estimates, attributes)
+        for m, z in zip(self.motion, self.zones, strict=True):
+            m.update(tu, z.events)
+        for g, ln in zip(self.groups, self.lines, strict=True):
+            g.update(tu, ln)
+        self._drain_movement(attributes)
         zone_occ = zone_all if "zone_occupancy" in allowed else {}
         dwell = {}
         for z in self.zones:
@@ -125,20 +194,73 @@ class CameraAnalytics:
         if self.heat is not None:
             self.heat.update(tu)
             heat = self.heat.drain()
-        t2 = time.perf_counter()
-        timings["track"] += t1 - t0
-        timings["analytics"] += t2 - t1
+        timings["analytics"] += time.perf_counter() - t1
         return FrameResult(
             camera=self.cam.id,
             # people in view: confirmed tracks, incl. people hidden for under max_age
-            occupancy=self.tracker.present if "camera_occupancy" in allowed else None,
+            occupancy=tracked.present if "camera_occupancy" in allowed else None,
             zone_occupancy=zone_occ,
             crossings=crossings,
             dwell=dwell,
             queue_length=queue_length,
             queue_wait=queue_wait,
             heat=heat,
+            attributes=attributes,
         )
+
+    def _count_traits(self, tu: TrackUpdate, estimates: Estimates | None, out: dict[tuple[str, str, str], int]) -> None:
+        """Estimated attributes reach the aggregate only when a track leaves a zone or crosses a line.
+
+        Order matters because slots are reused: visits that ended in this frame are counted with their
+        track's values first, then slots that start a new track are cleared, then this frame's estimates are
+        attached, and only then are this frame's crossings counted (a track is often estimated and counted
+        on the frame it is confirmed).
+        """
+        traits = self.traits
+        assert traits is not None
+        for z in self.zones:
+            traits.count(z.events.exited, z.name, out)
+        traits.reset(tu.started)
+        if estimates is not None:
+            traits.assign(*estimates)
+        for ln in self.lines:
+            traits.count(ln.last_counted[0], ln.name, out)
+
+    def _drain_movement(self, out: dict[tuple[str, str, str], int], flush: bool = False) -> None:
+        """Add the movement counts since the last drain to ``out`` as (kind, place, bin) -> n (non-zero only)."""
+        allowed = self.allowed
+        for m in self.motion:
+            heading, speed = m.drain()
+            if "zone_heading" in allowed:
+                out.update({("heading", m.name, HEADINGS[i]): int(heading[i]) for i in np.flatnonzero(heading)})
+            if "zone_speed" in allowed:
+                out.update({("speed", m.name, SPEED_BANDS[i]): int(speed[i]) for i in np.flatnonzero(speed)})
+        for g in self.groups:
+            if flush:
+                g.flush()
+            sizes = g.drain()
+            out.update({("group_size", g.name, GROUP_SIZES[i]): int(sizes[i]) for i in np.flatnonzero(sizes)})
+
+    def flush(self) -> dict[tuple[str, str, str], int]:
+        """Counts still pending (groups whose window has not passed) at shutdown, for
+        ``Aggregator.add_attributes(camera, ...)`` before ``Aggregator.flush()``: nothing counted is lost."""
+        out: dict[tuple[str, str, str], int] = {}
+        self._drain_movement(out, flush=True)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """One frame after tracking: the tracker's output, people present, and the frame size it was tracked at."""
+
+    tu: TrackUpdate
+    present: int
+    size: tuple[int, int]
+
+
+# Results of the attribute stage for one frame: (slots, age band index, gender index), -1 = not estimated.
+Estimates = tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], npt.NDArray[np.int8]]
+
 
 @dataclass(slots=True)
 class _Inferred:
@@ -152,6 +274,11 @@ class _Inferred:
     wall: float
     generation: int
     infer_s: float
+    # set when the worker already tracked the frame (cameras with an attribute stage)
+    tracked: Tracked | None = None
+    estimates: Estimates | None = None
+    faces: dict[str, int] | None = None  # attribute stage outcomes (FACE_OUTCOMES) in this frame
+    track_s: float = 0.0
 
 
 INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
@@ -221,6 +348,11 @@ class Runner:
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         self._held: dict[str, int] = {}  # camera id -> the worker holding its frame or pending result
+        self._served: dict[str, int] = {}  # camera id -> when it was last taken (a serial number)
+        self._serial = 0
+        # The attribute stage exists only with the purpose "attributes": otherwise its module and models are
+        # never even imported. One per detector worker, since each holds its own pixel buffers.
+        self.stages = self._make_stages() if any(a.traits is not None for a in self.analytics.values()) else []
         self._workers = [
             threading.Thread(target=self._work, args=(i, d), name=f"detect-{i}", daemon=True)
             for i, d in enumerate(self.detectors)
@@ -237,6 +369,20 @@ class Runner:
             # the tracker's second stage needs the weak detections too
             Thresholds(score=min(d.score, t.low_score), iou=d.iou, min_box=d.min_box, max_box=d.max_box),
         )
+
+    def _make_stages(self) -> list:
+        from edgeanon.attributes.stage import AttributeSettings, AttributeStage  # loads models: only when declared
+
+        a = self.cfg.attributes
+        assert a is not None
+        settings = AttributeSettings(
+            age="age_band" in a.estimate,
+            gender="gender" in a.estimate,
+            min_face_px=a.min_face_px,
+            face_score=a.face_score,
+            threads=a.threads,
+        )
+        return [AttributeStage(settings) for _ in self.detectors]
 
     def stage_seconds(self) -> dict[str, float]:
         """Summed seconds per stage, with decoding (done in the reader threads, in parallel) as ``decode``."""
@@ -263,21 +409,31 @@ class Runner:
             r.start()
 
     def _take_frame(self, me: int, wait: bool) -> tuple[CameraReader, Frame] | None:
-        """The oldest waiting frame of a camera that no other worker holds; None when stopped (or none, if not wait)."""
+        """A waiting frame of a camera that no other worker holds; None when stopped (or none, if not wait).
+
+        The camera served longest ago goes first, then the oldest frame. Oldest-frame-first alone starves a
+        camera under overload: cameras whose frames arrive at the same instants tie every period, and the
+        same one loses every tie while its newest-frame slot keeps replacing the frame it waited with.
+        """
         with self._ready:
             while not self._stop.is_set():
-                best, best_t = None, None
+                best, best_key = None, None
                 for r in self.readers:
                     holder = self._held.get(r.cam.id)
                     if holder is not None and holder != me:
                         continue
                     t = r.peek_time()
-                    if t is not None and (best_t is None or t < best_t):
-                        best, best_t = r, t
+                    if t is None:
+                        continue
+                    key = (self._served.get(r.cam.id, 0), t)
+                    if best_key is None or key < best_key:
+                        best, best_key = r, key
                 if best is not None:
                     frame = best.take()
                     if frame is not None:
                         self._held[best.cam.id] = me
+                        self._serial += 1
+                        self._served[best.cam.id] = self._serial
                         best.busy = True
                         return best, frame
                 if not wait:
@@ -325,19 +481,46 @@ class Runner:
                     item, pending = pending, None
                     self._hand_on(item, me, keep=cam)
 
+            analytics = self.analytics[cam]
             try:
                 t0 = time.perf_counter()
+                tracked = estimates = faces = None
+                timings = {"track": 0.0}
                 try:
                     shape = frame.buffer.shape
                     outputs = detector.infer(frame.buffer, before_run=hand_on_previous)
+                    if analytics.traits is not None:
+                        # The attribute stage needs the frame and the tracker's verdict on which boxes are
+                        # confirmed tracks, so this camera is tracked here, before the release.
+                        dets = detector.postprocess(outputs, shape)
+                        outputs = []
+                        size = (shape[1], shape[0])
+                        tracked = analytics.track(dets, frame.t, size, reader.generation, timings)
+                        estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
                 finally:
                     reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
-                infer_s = time.perf_counter() - t0
-                pending = _Inferred(reader, detector, outputs, shape, frame.t, frame.wall, reader.generation, infer_s)
+                infer_s = time.perf_counter() - t0 - timings["track"]
+                pending = _Inferred(
+                    reader, detector, outputs, shape, frame.t, frame.wall, reader.generation, infer_s,
+                    tracked, estimates, faces, timings["track"],
+                )  # fmt: skip
             except Exception:
                 log.exception("camera %s: frame processing failed; continuing", cam)
                 hand_on_previous()
                 self._unhold(me, keep=None)
+
+    def _estimate(
+        self, me: int, analytics: CameraAnalytics, tracked: Tracked, pixels: npt.NDArray[np.uint8]
+    ) -> tuple[Estimates | None, dict[str, int] | None]:
+        """Run the attribute stage on the confirmed tracks not looked at yet; only bin indices come back."""
+        rows = analytics.to_estimate(tracked)
+        if not rows.any():
+            return None, None
+        slots = tracked.tu.slot[rows]
+        analytics.attempted[slots] = True  # type: ignore[index]  # at most once per track, whatever the outcome
+        age, gender, outcome = self.stages[me].estimate(pixels, tracked.tu.dets.xyxy[rows])
+        hist = np.bincount(outcome, minlength=len(FACE_OUTCOMES))
+        return (slots, age, gender), {FACE_OUTCOMES[i]: int(hist[i]) for i in np.flatnonzero(hist)}
 
     def _analyse(self) -> None:
         """Analytics thread: decode + NMS, tracking, analytics and aggregation, one frame at a time, in order."""
@@ -348,15 +531,23 @@ class Runner:
             if item is None:
                 break
             try:
+                cam = item.reader.cam.id
+                analytics = self.analytics[cam]
                 t1 = time.perf_counter()
-                dets = item.detector.postprocess(item.outputs, item.shape)
-                item.outputs = []
+                tracked = item.tracked
+                if tracked is None:
+                    dets = item.detector.postprocess(item.outputs, item.shape)
+                    item.outputs = []
                 t2 = time.perf_counter()
                 detect_s = item.infer_s + (t2 - t1)
                 timings["detect"] += detect_s
-                size = (item.shape[1], item.shape[0])
-                cam = item.reader.cam.id
-                result = self.analytics[cam].process(dets, item.t, size, item.generation, timings)
+                timings["track"] += item.track_s
+                if tracked is None:
+                    size = (item.shape[1], item.shape[0])
+                    tracked = analytics.track(dets, item.t, size, item.generation, timings)
+                if item.faces:
+                    self.aggregator.count_faces(cam, item.faces)
+                result = analytics.analyse(tracked, timings, item.estimates)
                 result.inference_s = detect_s
                 t3 = time.perf_counter()
                 self.aggregator.record(result)
@@ -405,6 +596,8 @@ class Runner:
             self._analytics_thread.join(max(0.1, deadline - time.monotonic()))
         for r in self.readers:
             r.discard_pending()
+        for cam, analytics in self.analytics.items():
+            self.aggregator.add_attributes(cam, analytics.flush())  # groups whose window is still open
         self.aggregator.flush()
         self.aggregator.close()
 

@@ -74,10 +74,15 @@ RULES: dict[str, Rule] = {
 # Purposes that may be declared, and the outputs each one allows.
 PURPOSES: dict[str, frozenset[str]] = {
     "occupancy": frozenset({"camera_occupancy", "zone_occupancy", "site_occupancy"}),
-    "flow": frozenset({"line_crossings"}),
+    # movement attributes derived from track motion alone (no extra model): heading and speed band per zone
+    # visit, group size per line crossing
+    "flow": frozenset({"line_crossings", "zone_heading", "zone_speed", "line_group_size"}),
     "dwell": frozenset({"zone_dwell"}),
     "heatmap": frozenset({"heatmap"}),
     "queue": frozenset({"queue_length", "queue_wait"}),
+    # opt-in, machine-estimated coarse age band and gender (the guidebook's worked store example); needs a
+    # justification and an explicit `attributes.estimate` list in the config
+    "attributes": frozenset({"age_band", "gender"}),
 }
 OUTPUTS: frozenset[str] = frozenset().union(*PURPOSES.values())
 
@@ -93,11 +98,16 @@ PURPOSE_DESCRIPTIONS = {
     "dwell": ("How long people stay in an area, as a distribution.", "エリアごとの滞在時間の分布の把握"),
     "heatmap": ("Which parts of the floor are used, on a coarse grid.", "粗い格子単位での売場の利用状況の把握"),
     "queue": ("How long checkout queues are and how long the wait is.", "レジ待ち行列の長さと待ち時間の推定"),
+    "attributes": (
+        "Machine estimate of gender and coarse age group, kept only as statistics.",
+        "性別・年代の推定（統計情報としてのみ保持）",
+    ),
 }
 
 # Things a config might ask for and that are refused, each with the rule that forbids it.
 FORBIDDEN_PURPOSES: dict[str, str] = {
     "identification": "R3-no-identification",
+    "identity": "R3-no-identification",
     "face_recognition": "R3-no-identification",
     "reidentification": "R3-no-identification",
     "re_identification": "R3-no-identification",
@@ -105,6 +115,7 @@ FORBIDDEN_PURPOSES: dict[str, str] = {
     "face_features": "R4-no-feature-data",
     "face_embeddings": "R4-no-feature-data",
     "embeddings": "R4-no-feature-data",
+    "face_descriptor": "R4-no-feature-data",
     "race": "R5-no-sensitive",
     "ethnicity": "R5-no-sensitive",
     "religion": "R5-no-sensitive",
@@ -115,6 +126,18 @@ FORBIDDEN_PURPOSES: dict[str, str] = {
     "keep_frames": "R2-discard",
 }
 
+# The only attributes that may be estimated (purpose "attributes"); anything else is refused at load time.
+ATTRIBUTE_ESTIMATES: tuple[str, ...] = ("age_band", "gender")
+
+# Attribute kind (a key of attributes.bins.KINDS) -> the output a declared purpose must allow for it.
+ATTRIBUTE_OUTPUTS: dict[str, str] = {
+    "heading": "zone_heading",
+    "speed": "zone_speed",
+    "group_size": "line_group_size",
+    "age_band": "age_band",
+    "gender": "gender",
+}
+
 MAX_AGGREGATE_RETENTION_DAYS = 400
 MAX_AUDIT_RETENTION_DAYS = 1825
 
@@ -123,6 +146,18 @@ def refusal(rule_id: str, what: str) -> str:
     """A refusal message that quotes the rule, so the operator learns why, not just that."""
     rule = RULES[rule_id]
     return f"refused: {what}. Rule {rule.id} ({rule.phase}): {rule.text}"
+
+
+def attribute_problem(word: str) -> str | None:
+    """Why ``word`` may not be listed in ``attributes.estimate`` (a refusal quoting the rule, or a plain list of
+    what is allowed), or None when it is one of ATTRIBUTE_ESTIMATES."""
+    key = word.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in ATTRIBUTE_ESTIMATES:
+        return None
+    if key in FORBIDDEN_PURPOSES:
+        return refusal(FORBIDDEN_PURPOSES[key], f"estimating {word!r}")
+    allowed = ", ".join(ATTRIBUTE_ESTIMATES)
+    return f"unknown attribute {word!r}; the only attributes that can be estimated are: {allowed}"
 
 
 def allowed_outputs(purposes: set[str] | frozenset[str]) -> frozenset[str]:

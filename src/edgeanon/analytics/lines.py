@@ -25,6 +25,11 @@ Semantics, all per track (a track is one tracker life; a re-acquired person is a
   never counts. Someone only ever partly visible along the border stays near the outer side and counts
   nothing. A line near the top border cannot count: feet are never seen above it, so draw such lines at
   least one person height down.
+- **Events.** After each ``update``, ``last_counted`` is ``(slots, codes)``: one entry per crossing counted in
+  that frame (exactly the crossings in the returned totals), ``codes`` being ``IN`` (1) or ``OUT`` (2). A slot
+  appears twice if its ``in`` and its ``out`` are both counted in the frame (both remembered while tentative).
+  Every slot is a row of this frame's ``tu.slot``. Consumers (group size, age band and gender per line) read
+  it before the next ``update``; it carries no track id.
 - **Bounded state.** Side, last position and crossing flags live in arrays of length ``capacity`` indexed by
   slot, reset when the slot starts a track and when it ends; nothing is keyed by track id.
 """
@@ -41,6 +46,16 @@ from edgeanon.analytics.geometry import FrameSize, ground_xy
 from edgeanon.tracks import TrackUpdate
 
 _IN, _OUT = np.uint8(1), np.uint8(2)
+IN, OUT = 1, 2
+"""Direction codes of ``LineCounter.last_counted``."""
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+_NO_EVENTS = (_frozen(np.zeros(0, np.int64)), _frozen(np.zeros(0, np.uint8)))
 
 
 class LineCounter:
@@ -59,6 +74,7 @@ class LineCounter:
         "_u_last",
         "a",
         "b",
+        "last_counted",
         "name",
         "total_in",
         "total_out",
@@ -104,6 +120,7 @@ class LineCounter:
         self._flags = np.zeros(capacity, np.uint8)  # _IN/_OUT crossed (maybe unconfirmed), << 2: counted
         self.total_in = 0
         self.total_out = 0
+        self.last_counted: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]] = _NO_EVENTS
 
     def _reset(self, slots: npt.NDArray[np.int64]) -> None:
         if slots.size:
@@ -114,6 +131,7 @@ class LineCounter:
         """Advance one frame; returns the (in, out) counted in it. Slots of one frame must be distinct."""
         _, (late, _) = split_ended(tu)  # ending only resets a slot, so a reused slot needs nothing early
         self._reset(tu.started)
+        self.last_counted = _NO_EVENTS
         n_in = n_out = 0
         if len(tu.dets):
             n_in, n_out = self._rows(tu)
@@ -149,7 +167,10 @@ class LineCounter:
         self._flags[slot] = flags | (due << 2)
         if not np.count_nonzero(due):
             return 0, 0
-        n_in, n_out = np.count_nonzero(due & _IN), np.count_nonzero(due & _OUT)
+        r_in, r_out = np.flatnonzero(due & _IN), np.flatnonzero(due & _OUT)
+        n_in, n_out = r_in.size, r_out.size
+        codes = np.concatenate([np.full(n_in, IN, np.uint8), np.full(n_out, OUT, np.uint8)])
+        self.last_counted = (np.concatenate([slot[r_in], slot[r_out]]), codes)
         self.total_in += n_in
         self.total_out += n_out
         return n_in, n_out

@@ -8,6 +8,13 @@
   back do not split a visit), or when the track ends. The dwell is last-inside minus first-inside time, so a
   track's coasting time before it expires is not added. It is observed only for confirmed tracks; a
   tentative track's visit is dropped like the track.
+- **Events.** After each ``update``, ``events`` (a :class:`ZoneEvents`) has the masks ``inside`` and ``entered``
+  over this frame's rows (a visit began in this frame, tentative tracks included) and ``exited``, also
+  ``last_exited``: the slots of the confirmed visits that ended in this frame, exactly those whose dwell was
+  observed, so one visit is one exit event: a track seen outside for ``exit_grace_s``, or a track that ended
+  while in a visit. A tentative track's visit ends without an event. The first ``exited_early`` of them are
+  tracks whose slot the tracker handed to a new track in this same frame (see ``split_ended``): a consumer
+  with per-slot state must read those before resetting ``tu.started``, and the rest after this frame's rows.
 - **Histogram.** Dwell times go into fixed buckets (upper bounds in seconds, Prometheus ``le`` style), so the
   exported label values are a fixed list in the code, never data.
 - **Queue zones** also keep the last ``queue_samples`` dwell times with their observation times (no track
@@ -32,6 +39,11 @@ from edgeanon.tracks import TrackUpdate
 DWELL_BUCKETS_S: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, math.inf)
 """Upper bounds (inclusive) of the dwell histogram buckets, in seconds."""
 
+_NO_SLOTS = np.zeros(0, np.int64)
+_NO_SLOTS.flags.writeable = False
+_NO_ROWS = np.zeros(0, bool)
+_NO_ROWS.flags.writeable = False
+
 
 @dataclass(frozen=True, slots=True)
 class DwellHistogram:
@@ -46,6 +58,23 @@ class DwellHistogram:
         return int(self.counts.sum())
 
 
+@dataclass(frozen=True, slots=True)
+class ZoneEvents:
+    """One ``ZoneAnalytics.update``'s events; arrays are only valid until the next update.
+
+    - ``inside``, ``entered``: (n,) masks over the frame's rows: anchor inside; a visit began in this frame.
+    - ``exited``: slots of the confirmed visits that ended in this frame (one event per visit, exactly the
+      visits whose dwell was observed).
+    - ``exited_early``: the first this many of ``exited`` are tracks whose slot a new track took over in this
+      same frame; read their per-slot state before resetting ``tu.started``, the rest after the rows.
+    """
+
+    inside: npt.NDArray[np.bool_]
+    entered: npt.NDArray[np.bool_]
+    exited: npt.NDArray[np.int64]
+    exited_early: int
+
+
 class ZoneAnalytics:
     """Occupancy and dwell for one polygon; per-track state is three arrays of length ``capacity``."""
 
@@ -53,9 +82,11 @@ class ZoneAnalytics:
         "_bounds",
         "_counts",
         "_entry_t",
+        "_events",
         "_grace",
         "_in_visit",
         "_last_in",
+        "_left",
         "_now",
         "_q_dwell",
         "_q_i",
@@ -104,6 +135,8 @@ class ZoneAnalytics:
         self._q_i = 0
         self._now = -math.inf
         self.occupancy = 0
+        self._left = _NO_SLOTS
+        self._events = ZoneEvents(_NO_ROWS, _NO_ROWS, _NO_SLOTS, 0)
 
     @property
     def queue_length(self) -> int:
@@ -134,31 +167,52 @@ class ZoneAnalytics:
             self._q_t[idx] = t
             self._q_i = (self._q_i + dwell.size) % k
 
-    def _end(self, slots: npt.NDArray[np.int64], confirmed: npt.NDArray[np.bool_], t: float) -> None:
+    def _end(self, slots: npt.NDArray[np.int64], confirmed: npt.NDArray[np.bool_], t: float) -> npt.NDArray[np.int64]:
+        """End the visits of ended tracks; returns the slots of the confirmed visits observed."""
         if not slots.size:
-            return
+            return _NO_SLOTS
         visiting = self._in_visit[slots] & confirmed
+        s = _NO_SLOTS
         if np.count_nonzero(visiting):
             s = slots[visiting]
             self._observe(self._last_in[s] - self._entry_t[s], t)
         self._in_visit[slots] = False
+        return s
 
     def update(self, tu: TrackUpdate) -> int:
         """Advance one frame; returns the occupancy (also kept in ``.occupancy``)."""
         t = tu.t
         self._now = t
         (early, early_c), (late, late_c) = split_ended(tu)
-        self._end(early, early_c, t)
+        first = self._end(early, early_c, t)
         self._in_visit[tu.started] = False
-        self.occupancy = self._rows(tu) if len(tu.dets) else 0
-        self._end(late, late_c, t)
+        self._left = _NO_SLOTS
+        inside = entered = _NO_ROWS
+        if len(tu.dets):
+            self.occupancy, inside, entered = self._rows(tu)
+        else:
+            self.occupancy = 0
+        last = self._end(late, late_c, t)
+        exited = np.concatenate([first, self._left, last]) if first.size + last.size else self._left
+        self._events = ZoneEvents(inside, entered, exited, int(first.size))
         return self.occupancy
 
-    def _rows(self, tu: TrackUpdate) -> int:
+    @property
+    def events(self) -> ZoneEvents:
+        """What happened in the last ``update`` (see the module docstring, "Events")."""
+        return self._events
+
+    @property
+    def last_exited(self) -> npt.NDArray[np.int64]:
+        """Slots of the confirmed visits that ended in the last ``update`` (one per visit)."""
+        return self._events.exited
+
+    def _rows(self, tu: TrackUpdate) -> tuple[int, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         t, slot = tu.t, tu.slot
         inside = self.polygon.contains_xy(*ground_xy(tu.dets.xyxy))
         was = self._in_visit[slot]
-        self._entry_t[slot[inside & ~was]] = t
+        entered = inside & ~was
+        self._entry_t[slot[entered]] = t
         s_in = slot[inside]
         self._last_in[s_in] = t
         self._in_visit[s_in] = True
@@ -170,4 +224,5 @@ class ZoneAnalytics:
             if np.count_nonzero(seen):
                 s = slot[seen]
                 self._observe(self._last_in[s] - self._entry_t[s], t)
-        return int(np.count_nonzero(inside & tu.confirmed))
+                self._left = s
+        return int(np.count_nonzero(inside & tu.confirmed)), inside, entered

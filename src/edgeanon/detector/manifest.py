@@ -7,12 +7,21 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgeanon.errors import ModelError
 from edgeanon.resources import models_dir
 
 MANIFEST_NAME = "manifest.json"
+
+Task = Literal["person", "face", "age", "gender"]
+# Which decoder families may serve which task: the person detector can never be handed a face or attribute model.
+TASK_FAMILIES: dict[str, frozenset[str]] = {
+    "person": frozenset({"nanodet", "yolo"}),
+    "face": frozenset({"blazeface"}),
+    "age": frozenset({"ssrnet"}),
+    "gender": frozenset({"mini_xception"}),
+}
 
 
 class InputSpec(BaseModel):
@@ -22,7 +31,8 @@ class InputSpec(BaseModel):
 
     width: int = Field(gt=0, description="Input width in pixels.")
     height: int = Field(gt=0, description="Input height in pixels.")
-    layout: Literal["NCHW"] = Field("NCHW", description="Tensor layout.")
+    layout: Literal["NCHW", "NHWC"] = Field("NCHW", description="Tensor layout.")
+    dtype: Literal["float32", "uint8"] = Field("float32", description="Input tensor element type.")
     color: Literal["BGR", "RGB"] = Field(description="Channel order the model expects.")
     resize: Literal["stretch", "letterbox"] = Field(
         "stretch", description="stretch: plain resize; letterbox: keep aspect, pad with pad_value."
@@ -55,7 +65,10 @@ class ModelEntry(BaseModel):
     file: str = Field(description="File name relative to the models directory.")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     bytes: int = Field(gt=0)
-    family: Literal["nanodet", "yolo"] = Field(description="Decoder family for the outputs.")
+    task: Task = Field("person", description="What the model is for; entries without it are person detectors.")
+    family: Literal["nanodet", "yolo", "blazeface", "ssrnet", "mini_xception"] = Field(
+        description="Decoder family for the outputs."
+    )
     precision: Literal["fp32", "int8"] = "fp32"
     input: InputSpec
     classes: list[str] = Field(min_length=1)
@@ -67,7 +80,14 @@ class ModelEntry(BaseModel):
     params: int | None = None
     gflops: float | None = None
     recipe: str | None = None
+    training_data: str = Field("", description="The training data and its terms, where the origin states them.")
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _family_fits_task(self) -> ModelEntry:
+        if self.family not in TASK_FAMILIES[self.task]:
+            raise ValueError(f"family {self.family!r} cannot serve task {self.task!r}")
+        return self
 
 
 class Manifest(BaseModel):
@@ -76,6 +96,13 @@ class Manifest(BaseModel):
     schema_version: int = 1
     default: str
     models: dict[str, ModelEntry]
+
+    @model_validator(mode="after")
+    def _default_is_a_person_detector(self) -> Manifest:
+        entry = self.models.get(self.default)
+        if entry is not None and entry.task != "person":
+            raise ValueError(f"default model {self.default!r} is a {entry.task} model, not a person detector")
+        return self
 
 
 def load_manifest(directory: Path | None = None) -> tuple[Manifest, Path]:
@@ -95,14 +122,28 @@ def load_manifest(directory: Path | None = None) -> tuple[Manifest, Path]:
         raise ModelError(f"{path}: {loc}: {first['msg']}") from None
 
 
-def resolve(name: str | None, directory: Path | None = None) -> tuple[str, ModelEntry, Path]:
-    """Find a model by manifest name; returns (name, entry, file path)."""
+def resolve(name: str | None, directory: Path | None = None, task: Task = "person") -> tuple[str, ModelEntry, Path]:
+    """Find a model for ``task`` by manifest name; returns (name, entry, file path).
+
+    Without a name, persons get the manifest's default and other tasks their only entry. A name whose entry
+    serves another task is refused, so a face or attribute model never reaches the person decoder.
+    """
     manifest, root = load_manifest(directory)
-    name = name or manifest.default
+    if name is None:
+        if task == "person":
+            name = manifest.default
+        else:
+            names = sorted(n for n, e in manifest.models.items() if e.task == task)
+            if len(names) != 1:
+                found = ", ".join(names) or "none"
+                raise ModelError(f"{root / MANIFEST_NAME}: need exactly one {task} model, found: {found}")
+            name = names[0]
     entry = manifest.models.get(name)
     if entry is None:
-        known = ", ".join(sorted(manifest.models))
+        known = ", ".join(sorted(n for n, e in manifest.models.items() if e.task == task))
         raise ModelError(f"unknown model {name!r}; the manifest in {root} lists: {known}")
+    if entry.task != task:
+        raise ModelError(f"model {name!r} is a {entry.task} model, not a {task} model")
     return name, entry, root / entry.file
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from edgeanon.aggregate import Bucket, FrameResult
+from edgeanon.aggregate import Bucket, CameraBucket, FrameResult
 
 
 class ConsoleSink:
@@ -40,9 +40,22 @@ class ConsoleSink:
                 for z, zb in cb.zones.items()
             ]
             parts += [f"line {ln} in {lb.in_} out {lb.out}" for ln, lb in cb.lines.items()]
+            parts += _attribute_parts(cb)
             lines.append("; ".join(parts))
         self._out.write("\n".join(lines) + "\n")
         self._out.flush()
 
     def close(self) -> None:
         pass
+
+
+def _attribute_parts(cb: CameraBucket) -> list[str]:
+    """``heading road: n 5, se 7`` per kind and place, from the bucket after k-suppression, plus what was left out."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for (kind, place, bin_), n in sorted(cb.attributes.items()):
+        by.setdefault((kind, place), []).append(f"{bin_} {n}")
+    parts = [f"{kind} {place}: {', '.join(bins)}" for (kind, place), bins in by.items()]
+    hidden = {kind: n for kind, n in cb.attributes_suppressed.items() if n}
+    if hidden:
+        parts.append("bins below k not shown: " + ", ".join(f"{kind} {n}" for kind, n in hidden.items()))
+    return parts

@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 
 from edgeanon import __version__, policy
 from edgeanon.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES, Bucket, FrameResult
+from edgeanon.attributes.bins import FACE_OUTCOMES, KINDS
 from edgeanon.status import CameraStatus
 
 disable_created_metrics()  # `_created` timestamps per series only add noise to a device's exposition
@@ -100,6 +101,79 @@ class PrometheusSink:
         self.crossings = self.zone_occupancy = self.camera_occupancy = self.site_occupancy = None
         self.queue_length = self.queue_wait = self.heat = None
         self.dwell: _DwellHistograms | None = None
+        # attribute kind -> (counter, place names per camera); incremented only from closed, suppressed buckets
+        self.attributes: dict[str, tuple[Counter, dict[str, list[str]]]] = {}
+        self.attribute_suppressed: Counter | None = None
+        families = (
+            # kind, metric name, HELP, place label, where the kind is counted
+            (
+                "heading",
+                "edgeanon_zone_heading",
+                "Zone visits by direction of travel (8 screen directions, n = up)"
+                " in closed buckets; bins below k are not counted.",
+                "zone",
+                "zones",
+            ),
+            (
+                "speed",
+                "edgeanon_zone_speed",
+                "Zone visits by speed band (slow, normal, fast) in closed buckets; bins below k are not counted.",
+                "zone",
+                "zones",
+            ),
+            (
+                "group_size",
+                "edgeanon_line_groups",
+                "Groups crossing a line together, by size (1, 2, 3, 4+), in "
+                "closed buckets; bins below k are not counted.",
+                "line",
+                "lines",
+            ),
+            (
+                "age_band",
+                "edgeanon_age_band",
+                "People by machine-estimated age band at a line or zone exit, in "
+                "closed buckets; bins below k are not counted.",
+                "place",
+                "both",
+            ),
+            (
+                "gender",
+                "edgeanon_gender",
+                "People by machine-estimated gender at a line or zone exit, in closed "
+                "buckets; bins below k are not counted.",
+                "place",
+                "both",
+            ),
+        )
+        label = {"heading": "heading", "speed": "speed", "group_size": "size", "age_band": "age_band"}
+        for kind, metric, doc, place, where in families:
+            if policy.ATTRIBUTE_OUTPUTS[kind] not in allowed:
+                continue
+            places = {
+                cam: (zones if where != "lines" else []) + (lines if where != "zones" else [])
+                for cam, (zones, lines, _) in layout.items()
+            }
+            counter = Counter(metric, doc, ["camera", place, label.get(kind, kind)], registry=r)
+            self.attributes[kind] = (counter, places)
+        if self.attributes:
+            self.attribute_suppressed = Counter(
+                "edgeanon_attribute_suppressed",
+                "Attribute bins left out of a closed bucket because they counted fewer than privacy.k (bins, "
+                "not people, so a lone suppressed bin's value stays hidden).",
+                ["camera", "kind"],
+                registry=r,
+            )
+        self.faces: Counter | None = None
+        if {"age_band", "gender"} & allowed:
+            self.faces = Counter(
+                "edgeanon_attribute_faces",
+                "Confirmed tracks the attribute stage looked at, by outcome: estimated, or skipped because the "
+                "person box (person_too_small) or the face found (face_too_small) is below attributes.min_face_px, "
+                "or no face was found (no_face). Counted in closed buckets.",
+                ["camera", "outcome"],
+                registry=r,
+            )
         if "line_crossings" in allowed:
             self.crossings = Counter(
                 "edgeanon_line_crossings",
@@ -160,6 +234,15 @@ class PrometheusSink:
                 for d in DIRECTIONS:
                     if self.crossings is not None:
                         self.crossings.labels(cam, ln, d)
+            for kind, (counter, places) in self.attributes.items():
+                for place in places[cam]:
+                    for bin_ in KINDS[kind]:
+                        counter.labels(cam, place, bin_)
+                if self.attribute_suppressed is not None:
+                    self.attribute_suppressed.labels(cam, kind)
+            if self.faces is not None:
+                for outcome in FACE_OUTCOMES:
+                    self.faces.labels(cam, outcome)
 
     def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
         cam = result.camera
@@ -192,6 +275,7 @@ class PrometheusSink:
             self.site_occupancy.set(bucket.site_occupancy)
         if not bucket.partial:
             self.buckets.inc()
+        self._attributes(bucket)
         if self.heat is None:
             return
         for cam, cb in bucket.cameras.items():
@@ -199,6 +283,22 @@ class PrometheusSink:
                 continue
             for (row, col), v in zip(*_cells(cb.heatmap), strict=True):
                 self.heat.labels(cam, str(row), str(col)).set(v)
+
+    def _attributes(self, bucket: Bucket) -> None:
+        """Attribute counters move only here, from a bucket the aggregator has already k-suppressed."""
+        for cam, cb in bucket.cameras.items():
+            for (kind, place, bin_), n in cb.attributes.items():
+                fam = self.attributes.get(kind)
+                if fam is not None and n > 0:
+                    fam[0].labels(cam, place, bin_).inc(n)
+            if self.faces is not None:
+                for outcome, n in cb.faces.items():
+                    if n > 0:
+                        self.faces.labels(cam, outcome).inc(n)
+            if self.attribute_suppressed is not None:
+                for kind, n in cb.attributes_suppressed.items():
+                    if n and kind in self.attributes:
+                        self.attribute_suppressed.labels(cam, kind).inc(n)
 
     def close(self) -> None:
         pass

@@ -1,7 +1,12 @@
 """The aggregate store: closed time buckets as rows in a local SQLite file, purged after the retention period.
 
 Only aggregates are stored: one number per (bucket, camera, scope, name, metric), every label from the config or
-from a fixed list in the code. No track ids, no boxes, nothing per person.
+from a fixed list in the code. No track ids, no boxes, nothing per person. Attribute counts (heading, speed band,
+group size, age band, gender) are in their own table, one count per (bucket, camera, kind, place, bin), holding
+only bins that survived k-suppression.
+
+Schema versions: 1 had the aggregates table only; 2 adds ``attribute_counts``. A version-1 file is upgraded in
+place when opened (the table is created, old rows are kept); a file from a newer version is refused.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon.store")
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+_UPGRADABLE = ("1",)  # older versions that the idempotent CREATE statements below bring up to date
 PURGE_INTERVAL_S = 3600.0
 COLUMNS = ("bucket_start", "bucket_seconds", "camera", "scope", "name", "metric", "value")
 EXPORT_COLUMNS = ("bucket_start_utc", "bucket_seconds", "camera", "scope", "name", "metric", "value")
@@ -44,6 +50,22 @@ _SCHEMA = (
     value REAL NOT NULL,
     PRIMARY KEY (bucket_start, camera, scope, name, metric)
 ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS attribute_counts (
+    bucket_start INTEGER NOT NULL,                      -- Unix seconds (UTC), aligned to bucket_seconds
+    bucket_seconds INTEGER NOT NULL CHECK (bucket_seconds > 0),
+    camera TEXT NOT NULL,                               -- camera name from the config
+    kind TEXT NOT NULL,                                 -- a key of attributes.bins.KINDS
+    place TEXT NOT NULL,                                -- zone or line name from the config
+    bin TEXT NOT NULL,                                  -- one of attributes.bins.KINDS[kind]
+    count INTEGER NOT NULL CHECK (count > 0),           -- only bins of at least privacy.k are ever written
+    PRIMARY KEY (bucket_start, camera, kind, place, bin)
+) WITHOUT ROWID""",
+)
+ATTRIBUTE_COLUMNS = ("bucket_start", "bucket_seconds", "camera", "kind", "place", "bin", "count")
+_UPSERT_ATTRIBUTE = (
+    "INSERT INTO attribute_counts (bucket_start, bucket_seconds, camera, kind, place, bin, count) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket_start, camera, kind, place, bin) DO UPDATE SET "
+    "bucket_seconds = max(bucket_seconds, excluded.bucket_seconds), count = count + excluded.count"
 )
 
 MergeRule = Literal["add", "max", "replace"]
@@ -84,6 +106,16 @@ def _bound_label(bound: float) -> str:
 DWELL_METRICS = tuple(f"dwell_count_le_{_bound_label(b)}" for b in DWELL_BUCKETS_S)
 
 
+def attribute_rows(bucket: Bucket) -> list[tuple[str, str, str, str, int]]:
+    """(camera, kind, place, bin, count) of the bucket's attribute bins: after suppression, so all >= k."""
+    return [
+        (cam, kind, place, bin_, int(n))
+        for cam, cb in bucket.cameras.items()
+        for (kind, place, bin_), n in sorted(cb.attributes.items())
+        if n > 0
+    ]
+
+
 def bucket_rows(bucket: Bucket) -> list[Row]:
     """Flatten a bucket into store rows. Zeros are written (a measured zero differs from a gap); a missing
     queue wait estimate and an absent heatmap are not."""
@@ -111,6 +143,10 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
                 out.append((cam, "zone", zone, "queue_wait_s", zb.queue_wait_s))
         for line, lb in cb.lines.items():
             out += [(cam, "line", line, "in", lb.in_), (cam, "line", line, "out", lb.out)]
+        # the attribute bins themselves go to attribute_counts (attribute_rows); here how many were suppressed,
+        # per kind enabled by the purposes, so a kind that ran with nothing to show differs from one that did not
+        out += [(cam, "camera", "", f"{kind}_suppressed_bins", n) for kind, n in cb.attributes_suppressed.items()]
+        out += [(cam, "camera", "", f"faces_{outcome}", n) for outcome, n in cb.faces.items()]
     out += [
         ("", "site", "", "in", bucket.site_in),
         ("", "site", "", "out", bucket.site_out),
@@ -183,8 +219,12 @@ class AggregateStore:
                 for statement in _SCHEMA:  # not executescript(): it commits, and this must be one transaction
                     conn.execute(statement)
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is not None and row[0] != SCHEMA_VERSION:
+                if row is not None and row[0] != SCHEMA_VERSION and row[0] not in _UPGRADABLE:
                     raise self._fail(f"schema version {row[0]} is not supported (expected {SCHEMA_VERSION})")
+                if row is not None and row[0] != SCHEMA_VERSION:
+                    log.info(
+                        "aggregate store %s: schema upgraded from version %s to %s", self.path, row[0], SCHEMA_VERSION
+                    )
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('last_opened', ?) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -206,6 +246,7 @@ class AggregateStore:
         twice. The Aggregator never publishes a bucket twice (its flush starts a fresh one).
         """
         rows = bucket_rows(bucket)
+        attrs = [(bucket.start, bucket.length, *a) for a in attribute_rows(bucket)]  # counts add, like "add"
         by_rule: dict[MergeRule, list[tuple[Any, ...]]] = {"add": [], "max": [], "replace": []}
         for cam, scope, name, metric, value in rows:
             by_rule[merge_rule(metric)].append((bucket.start, bucket.length, cam, scope, name, metric, value))
@@ -213,17 +254,22 @@ class AggregateStore:
             for rule, params in by_rule.items():
                 if params:
                     conn.executemany(_UPSERT[rule], params)
-        return len(rows)
+            if attrs:
+                conn.executemany(_UPSERT_ATTRIBUTE, attrs)
+        return len(rows) + len(attrs)
 
     def purge(self) -> int:
         """Delete rows whose bucket ended before now minus the retention; return how many."""
         now = self._clock()
         cutoff = now - self.retention_days * 86400
         with self._lock, _transaction(self._conn) as conn:
-            count = conn.execute(
-                "DELETE FROM aggregates WHERE bucket_start < ? AND bucket_start + bucket_seconds < ?",
-                (cutoff, cutoff),  # the first term lets SQLite use the primary key
-            ).rowcount
+            count = sum(
+                conn.execute(
+                    f"DELETE FROM {table} WHERE bucket_start < ? AND bucket_start + bucket_seconds < ?",
+                    (cutoff, cutoff),  # the first term lets SQLite use the primary key
+                ).rowcount
+                for table in ("aggregates", "attribute_counts")
+            )
         self.last_purge = now
         if self._on_purge is not None:
             self._on_purge(count, cutoff)  # after the commit: deleting matters more than recording it
@@ -236,18 +282,45 @@ class AggregateStore:
             return None
         return self.purge()
 
-    def rows(self, since: float | None = None, until: float | None = None, camera: str | None = None) -> list[dict]:
-        """Rows of buckets starting in [since, until), optionally of one camera (site rows have camera '')."""
+    def rows(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        camera: str | None = None,
+        *,
+        attributes: bool = False,
+    ) -> list[dict]:
+        """Rows of buckets starting in [since, until), optionally of one camera (site rows have camera '').
+
+        With ``attributes`` the attribute counts follow, in the same columns: scope ``attribute``, name the
+        zone or line, metric ``<kind>=<bin>`` (e.g. ``heading=ne``, ``age_band=<20``), value the count."""
         where, params = [], []
         for clause, value in (("bucket_start >= ?", since), ("bucket_start < ?", until), ("camera = ?", camera)):
             if value is not None:
                 where.append(clause)
                 params.append(value)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM aggregates"
-        sql += f" WHERE {' AND '.join(where)}" if where else ""
-        sql += " ORDER BY bucket_start, camera, scope, name, metric"
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {', '.join(COLUMNS)} FROM aggregates{cond} ORDER BY bucket_start, camera, scope, name, metric"
         with self._lock:
-            return [dict(zip(COLUMNS, r, strict=True)) for r in self._conn.execute(sql, params)]
+            out = [dict(zip(COLUMNS, r, strict=True)) for r in self._conn.execute(sql, params)]
+            if attributes:
+                sql = (
+                    f"SELECT {', '.join(ATTRIBUTE_COLUMNS)} FROM attribute_counts{cond} "
+                    "ORDER BY bucket_start, camera, kind, place, bin"
+                )
+                out += [
+                    {
+                        "bucket_start": start,
+                        "bucket_seconds": seconds,
+                        "camera": cam,
+                        "scope": "attribute",
+                        "name": place,
+                        "metric": f"{kind}={bin_}",
+                        "value": count,
+                    }
+                    for start, seconds, cam, kind, place, bin_, count in self._conn.execute(sql, params)
+                ]
+            return out
 
     def close(self) -> None:
         """Close the connection; SQLite checkpoints the WAL into the main file on the last close."""
