@@ -6,12 +6,14 @@ every anchor -> ``sv.Detections`` + NMS -> ByteTrack from the ``trackers`` packa
 and ``sv.LineZone``.
 
 Fairness: it runs the same model bytes, the same onnxruntime session options (threads, spinning, full
-graph optimisation, sequential), the same video, thresholds and zone/line as edgeanon. The shipped
-model has NanoDet's mean/std folded into the graph, so the demo's ``(img - mean) / std`` step would
-produce a wrong tensor; the baseline does the naive numpy ops that produce the *same* tensor the
-model needs: ``img.astype(np.float32)``, ``transpose(2, 0, 1)``, ``np.expand_dims`` (onnxruntime then
-copies the non-contiguous array). That is cheaper than the demo's normalisation, so the baseline is
-slightly flattered, not handicapped.
+graph optimisation, sequential), the same video, thresholds and zone/line as edgeanon.
+
+Preprocessing is NanoDet's demo: ``cv2.resize``, ``img.astype(np.float32)``, ``(img - mean) / std``,
+``transpose(2, 0, 1)``, ``np.expand_dims`` (onnxruntime then copies the non-contiguous array). The shipped
+model has the mean/std folded into its graph, so the baseline subtracts a zero mean and divides by a unit
+std: the same numpy work as the demo, and the tensor the shipped model needs. With
+``EDGEANON_BASELINE_PREPROCESS=lean`` it skips that step (astype + transpose only): a leaner loop than a
+typical user writes, reported separately in benchmarks/results/RESULTS.md.
 
 Needs the bench extra (``pip install 'edgeanon[bench]'`` plus ``pip install --no-deps trackers``).
 Loaded by path from ``edgeanon bench``; it imports nothing from edgeanon.
@@ -19,6 +21,7 @@ Loaded by path from ``edgeanon bench``; it imports nothing from edgeanon.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
@@ -31,7 +34,14 @@ from trackers import ByteTrackTracker
 INPUT_W = INPUT_H = 416
 STRIDES = (8, 16, 32)
 REG_MAX = 10
-PREPROCESSING = "cv2.resize; img.astype(np.float32).transpose(2, 0, 1); np.expand_dims (mean/std are in the graph)"
+PREPROCESS = os.environ.get("EDGEANON_BASELINE_PREPROCESS", "demo")
+PREPROCESSING = {
+    "demo": "NanoDet demo: cv2.resize; (img.astype(np.float32) - mean) / std; transpose(2, 0, 1); np.expand_dims "
+    "(mean 0, std 1: the graph holds the real ones)",
+    "lean": "cv2.resize; img.astype(np.float32).transpose(2, 0, 1); np.expand_dims (no normalisation step)",
+}[PREPROCESS]
+MEAN = np.zeros(3, np.float32)  # NanoDet's (103.53, 116.28, 123.675) is folded into the shipped graph
+STD = np.ones(3, np.float32)  # ... and so is (57.375, 57.12, 58.395)
 
 
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -131,7 +141,10 @@ class TypicalPipeline:
                     line = sv.LineZone(start=sv.Point(*pa), end=sv.Point(*pb))
             t1 = time.perf_counter()
             img = cv2.resize(frame, (INPUT_W, INPUT_H))
-            blob = np.expand_dims(img.astype(np.float32).transpose(2, 0, 1), axis=0)
+            if PREPROCESS == "lean":
+                blob = np.expand_dims(img.astype(np.float32).transpose(2, 0, 1), axis=0)
+            else:
+                blob = np.expand_dims(((img.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1), axis=0)
             t2 = time.perf_counter()
             outs = self.session.run(None, {self.input_name: blob})
             t3 = time.perf_counter()

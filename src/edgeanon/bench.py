@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import importlib.util
 import json
 import logging
@@ -214,8 +215,12 @@ def bench_config(
     loop: bool = False,
     fps: float | None = None,
     sessions: int = 1,
+    attributes: int | None = None,
 ):
     """The bundled default config, with the source, model and session knobs of this run.
+
+    ``attributes`` (a minimum face size in pixels) declares the purpose "attributes" with age band and gender,
+    to measure what the attribute stage costs on this video.
 
     The zone, line and entrance are the demo's, so analytics and sinks do real work. For another video
     they are rescaled (normalised to the clip's size), so they cover the same part of any frame.
@@ -252,6 +257,11 @@ def bench_config(
     entrances = [e for e in data.get("entrances", []) if e.get("line") in lines]
     data["cameras"] = cams
     data["entrances"] = [{"camera": c["id"], "line": e["line"]} for c in cams for e in entrances]
+    if attributes is not None:
+        data["purposes"].append(
+            {"id": "attributes", "justification": "edgeanon bench: the cost of estimating age band and gender."}
+        )
+        data["attributes"] = {"estimate": ["age_band", "gender"], "min_face_px": attributes}
     det = dict(data.get("detector") or {})
     det.update(model=model, threads=threads, spinning=spinning, sessions=sessions)
     data["detector"] = det
@@ -385,6 +395,11 @@ def _pipeline_pass(
         frames, first_at, last_at = runner.stats.frames, runner.stats.first_at, runner.stats.last_at
     counters = _counters(runner)
     stages = _diff(stages0, runner.stage_seconds())
+    attribute_stage = {
+        "face_runs": sum(st.runs for st in runner.stages),
+        "faces": sum(st.faces for st in runner.stages),
+        "seconds": sum(st.seconds for st in runner.stages),
+    }
     cpu1, t1 = cpu_seconds(), time.monotonic()
     runner.stop()
     cleanup()
@@ -397,6 +412,7 @@ def _pipeline_pass(
         "cpu_wall": t1 - t0,
         "counters": counters,
         "stages": stages,
+        "attribute_stage": attribute_stage,
     }
 
 
@@ -442,7 +458,12 @@ def throughput(task: dict[str, Any]) -> dict[str, Any]:
     source = task["source"]
     camera = source["kind"] != "file"
     cfg = bench_config(
-        source, model=task["model"], threads=task["threads"], spinning=task["spinning"], fps=None if camera else 60
+        source,
+        model=task["model"],
+        threads=task["threads"],
+        spinning=task["spinning"],
+        fps=None if camera else 60,
+        attributes=task.get("attributes"),
     )
     native_fps, clip_frames = _clip_info(source)
     max_frames = task.get("max_frames") or (None if camera else clip_frames or None)
@@ -467,6 +488,8 @@ def throughput(task: dict[str, Any]) -> dict[str, Any]:
     if baseline is not None:
         baseline.run(video, max_frames=warm_frames)
     progress.set(1, "warm")
+    gc.collect()
+    gc.freeze()  # as `edgeanon run` does before starting; the baseline (same process) gains the same
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
     n_model = max_frames or 200
     for r in range(rounds):
@@ -543,7 +566,13 @@ def _summarise_throughput(task: dict[str, Any], results: dict[str, list[dict[str
         "cpu_cores_pipeline": sum(p["cpu_seconds"] for p in pipe) / max(sum(p["cpu_wall"] for p in pipe), 1e-9),
         "peak_rss_mb": peak_rss_mb(),
         "native_fps": native_fps,
+        "attributes_min_face_px": task.get("attributes"),
     }
+    if task.get("attributes") is not None:
+        a = {k: sum(p["attribute_stage"][k] for p in pipe) for k in ("face_runs", "faces", "seconds")}
+        a["ms_per_frame"] = 1e3 * a["seconds"] / max(frames, 1)
+        a["ms_per_face_run"] = 1e3 * a["seconds"] / a["face_runs"] if a["face_runs"] else None
+        out["attribute_stage"] = a
     if "baseline" in results:
         base = results["baseline"]
         base_fps = _fps(base)
@@ -594,6 +623,7 @@ def capacity(task: dict[str, Any]) -> dict[str, Any]:
         loop=True,
         fps=fps,
         sessions=task.get("sessions", 1),
+        attributes=task.get("attributes"),
     )
     native_fps, _ = _clip_info(source)
     expected = min(fps, native_fps) if native_fps else fps
@@ -602,6 +632,8 @@ def capacity(task: dict[str, Any]) -> dict[str, Any]:
     progress = Progress(warmup + seconds, task["label"], enabled=task.get("progress"))
     runner = Runner(cfg, [])
     cleanup = attach_sinks(runner, cfg)
+    gc.collect()
+    gc.freeze()  # as `edgeanon run` does before it starts the runner
     runner.start()
     t_start = time.monotonic()
     next_tick = t_start
@@ -698,6 +730,7 @@ def _capacity_task(args: argparse.Namespace, source: dict[str, Any], model: str,
         "fps": args.fps,
         "seconds": args.seconds or 20.0,
         "progress": args.progress,
+        "attributes": args.attributes,
     }
 
 
@@ -849,6 +882,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="on|off",
         default=None,
         help="thread spinning values to measure (default: the config default, detector.spinning)",
+    )
+    g.add_argument(
+        "--attributes",
+        type=int,
+        metavar="MIN_FACE_PX",
+        help="also run the opt-in attribute stage (age band and gender) with this minimum face size in pixels, "
+        "to measure its cost; compare with a run without it",
     )
     g.add_argument(
         "--source",
@@ -1011,6 +1051,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 "baseline_script": baseline_script,
                 "graph_optimization": args.graph_optimization,
                 "progress": args.progress,
+                "attributes": args.attributes,
             }
             r = run_task(task, args.isolate)
             rows.append(r)
@@ -1054,14 +1095,18 @@ def _run_capacity(args: argparse.Namespace, source: dict[str, Any], out: TextIO)
         for threads in args.threads:
             key = f"{model} threads={threads}"
             if args.find_max:
-                n, largest = counts[0], 0
-                while n <= 64:
+                # Walk up from the given count while it holds, or down from it while it does not.
+                n, largest, step = counts[0], 0, 0
+                while 1 <= n <= 64:
                     r = run_task(_capacity_task(args, source, model, threads, n), args.isolate)
                     rows.append(r)
                     _capacity_line(r, out)
-                    if not r["holds"]:
+                    step = step or (1 if r["holds"] else -1)
+                    if r["holds"]:
+                        largest = max(largest, n)
+                    if r["holds"] != (step > 0):
                         break
-                    largest, n = n, n + 1
+                    n += step
                 best[key] = largest
             else:
                 for n in counts:
