@@ -161,3 +161,25 @@ def test_a_reused_slot_inherits_nothing_and_only_the_declared_kind_is_counted():
         ("gender", "crossing", "female"): 1,
         ("gender", "road", "female"): 1,
     }
+
+
+def test_a_failing_attribute_stage_releases_the_frame_and_counting_goes_on(monkeypatch, caplog):
+    """A stage that raises (a broken model, a bad frame) loses only the estimates: the frame is released
+    and counted like any other, and the run goes on."""
+    from edgeanon.attributes.stage import AttributeStage
+
+    calls = []
+
+    def broken(self, frame, boxes):
+        calls.append(len(boxes))
+        raise RuntimeError("attribute stage failed")
+
+    monkeypatch.setattr(AttributeStage, "estimate", broken)
+    rec = RecordingSink()
+    runner = run_to_end(attribute_config(min_face_px=12), [rec])
+    assert calls, "the stage never ran"
+    (status,) = runner.statuses()
+    assert status.counters.balanced() and status.counters.inferred == 250  # every frame released, once
+    assert len(rec.frames) == 250  # every frame still reaches the analytics and the sinks
+    assert sum(lb.in_ + lb.out for b in rec.buckets for lb in b.cameras["sample"].lines.values()) >= 5
+    assert "attribute stage failed" in caplog.text

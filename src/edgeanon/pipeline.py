@@ -156,11 +156,6 @@ class CameraAnalytics:
             return np.zeros(len(tu.dets), bool)
         return tu.confirmed & ~self.attempted[tu.slot]
 
-    def process(
-        self, dets: Detections, t: float, size: tuple[int, int], generation: int, timings: dict[str, float]
-    ) -> FrameResult:
-        return self.analyse(self.track(dets, t, size, generation, timings), timings)
-
     def analyse(self, tracked: Tracked, timings: dict[str, float], estimates: Estimates | None = None) -> FrameResult:
         """Everything after tracking, in frame order, in the analytics thread; only numbers from here on."""
         t1 = time.perf_counter()
@@ -518,7 +513,11 @@ class Runner:
             return None, None
         slots = tracked.tu.slot[rows]
         analytics.attempted[slots] = True  # type: ignore[index]  # at most once per track, whatever the outcome
-        age, gender, outcome = self.stages[me].estimate(pixels, tracked.tu.dets.xyxy[rows])
+        try:
+            age, gender, outcome = self.stages[me].estimate(pixels, tracked.tu.dets.xyxy[rows])
+        except Exception:  # the frame's counting goes on without estimates; these tracks are not retried
+            log.exception("camera %s: attribute stage failed; counting continues without estimates", analytics.cam.id)
+            return None, None
         hist = np.bincount(outcome, minlength=len(FACE_OUTCOMES))
         return (slots, age, gender), {FACE_OUTCOMES[i]: int(hist[i]) for i in np.flatnonzero(hist)}
 
@@ -533,18 +532,16 @@ class Runner:
             try:
                 cam = item.reader.cam.id
                 analytics = self.analytics[cam]
-                t1 = time.perf_counter()
-                tracked = item.tracked
-                if tracked is None:
+                tracked, detect_s = item.tracked, item.infer_s
+                timings["track"] += item.track_s
+                if tracked is None:  # not tracked by the worker (no attribute stage): decode and track here
+                    t1 = time.perf_counter()
                     dets = item.detector.postprocess(item.outputs, item.shape)
                     item.outputs = []
-                t2 = time.perf_counter()
-                detect_s = item.infer_s + (t2 - t1)
-                timings["detect"] += detect_s
-                timings["track"] += item.track_s
-                if tracked is None:
+                    detect_s += time.perf_counter() - t1
                     size = (item.shape[1], item.shape[0])
                     tracked = analytics.track(dets, item.t, size, item.generation, timings)
+                timings["detect"] += detect_s
                 if item.faces:
                     self.aggregator.count_faces(cam, item.faces)
                 result = analytics.analyse(tracked, timings, item.estimates)
