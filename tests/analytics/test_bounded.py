@@ -87,3 +87,30 @@ def test_state_stays_bounded_over_100k_tracks():
     dwell = zone.drain_dwell()
     assert dwell.count == n_tracks
     assert grid.drain().sum() == 2 * n_tracks
+
+
+def test_zone_state_is_its_fixed_arrays_when_people_walk_out():
+    """A visit ended by walking out (not by the track ending) leaves no per-frame array behind: the soak's
+    constant-state check once saw 8 extra bytes, one slot of such an event kept between frames."""
+    zone = ZoneAnalytics("hall", [(0, 100), (640, 100), (640, 300), (0, 300)], CAPACITY, FRAME, exit_grace_s=0.0)
+    before = sizes(zone)
+    slot = np.array([3], np.int64)
+    one = np.ones(1, bool)
+    no = np.zeros(0, np.int64)
+    walked_out = 0
+    for f, y in enumerate((250.0, 250.0, 400.0, 400.0)):  # inside twice, then outside (anchor = bottom edge)
+        box = np.array([[300, y - 100, 340, y]], np.float32)
+        tu = TrackUpdate(
+            dets=Detections(box, np.ones(1, np.float32), np.zeros(1, np.int64)),
+            slot=slot,
+            confirmed=one,
+            just_confirmed=one if f == 0 else ~one,
+            started=slot if f == 0 else no,
+            ended=no,
+            ended_confirmed=np.zeros(0, bool),
+            t=0.1 * f,
+        )
+        zone.update(tu)
+        walked_out += zone.last_exited.size
+        assert sizes(zone) == before
+    assert walked_out == 1 and zone.drain_dwell().count == 1

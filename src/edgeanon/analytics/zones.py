@@ -86,7 +86,6 @@ class ZoneAnalytics:
         "_grace",
         "_in_visit",
         "_last_in",
-        "_left",
         "_now",
         "_q_dwell",
         "_q_i",
@@ -135,7 +134,6 @@ class ZoneAnalytics:
         self._q_i = 0
         self._now = -math.inf
         self.occupancy = 0
-        self._left = _NO_SLOTS
         self._events = ZoneEvents(_NO_ROWS, _NO_ROWS, _NO_SLOTS, 0)
 
     @property
@@ -186,14 +184,14 @@ class ZoneAnalytics:
         (early, early_c), (late, late_c) = split_ended(tu)
         first = self._end(early, early_c, t)
         self._in_visit[tu.started] = False
-        self._left = _NO_SLOTS
         inside = entered = _NO_ROWS
+        left = _NO_SLOTS
         if len(tu.dets):
-            self.occupancy, inside, entered = self._rows(tu)
+            self.occupancy, inside, entered, left = self._rows(tu)
         else:
             self.occupancy = 0
         last = self._end(late, late_c, t)
-        exited = np.concatenate([first, self._left, last]) if first.size + last.size else self._left
+        exited = np.concatenate([first, left, last]) if first.size + last.size else left
         self._events = ZoneEvents(inside, entered, exited, int(first.size))
         return self.occupancy
 
@@ -207,8 +205,11 @@ class ZoneAnalytics:
         """Slots of the confirmed visits that ended in the last ``update`` (one per visit)."""
         return self._events.exited
 
-    def _rows(self, tu: TrackUpdate) -> tuple[int, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    def _rows(self, tu: TrackUpdate) -> tuple[int, npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Per-row inside/entered masks, plus the slots whose visit ended by walking out (a per-frame result,
+        returned rather than kept, so the object's state is exactly its fixed per-slot arrays)."""
         t, slot = tu.t, tu.slot
+        left_slots = _NO_SLOTS
         inside = self.polygon.contains_xy(*ground_xy(tu.dets.xyxy))
         was = self._in_visit[slot]
         entered = inside & ~was
@@ -224,5 +225,5 @@ class ZoneAnalytics:
             if np.count_nonzero(seen):
                 s = slot[seen]
                 self._observe(self._last_in[s] - self._entry_t[s], t)
-                self._left = s
-        return int(np.count_nonzero(inside & tu.confirmed)), inside, entered
+                left_slots = s
+        return int(np.count_nonzero(inside & tu.confirmed)), inside, entered, left_slots
