@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wheelhouse
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = json.loads((ROOT / "models" / "manifest.json").read_text())
 
@@ -49,15 +51,28 @@ def test_wheel_contains_models_clip_and_default_config(wheel):
 
 
 def test_installed_wheel_runs_the_default_with_no_checkout(wheel, tmp_path):
+    """Into a venv with no system site packages and no index: the wheel's declared dependencies must resolve
+    from a wheelhouse repacked from this environment (tests/helpers/wheelhouse.py), or the install fails."""
+    house = tmp_path / "wheelhouse"
+    wheelhouse.build("edgeanon", house, skip={"edgeanon"})
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
-        check=True,
+    isolated = subprocess.run(
+        [str(py), "-c", "import sys; print(sys.flags.no_site, [p for p in sys.path if 'site-packages' in p])"],
         capture_output=True,
-        timeout=300,
+        text=True,
+        check=True,
     )
+    assert str(venv) in isolated.stdout and sys.prefix not in isolated.stdout.replace(str(venv), "")
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(house), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-3000:]
     work = tmp_path / "elsewhere"
     work.mkdir()
     probe = subprocess.run(
