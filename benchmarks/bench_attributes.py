@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+STILLS = HERE.parent / "tests" / "data" / "stills"
 
 
 def _stills() -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
@@ -32,13 +32,11 @@ def _stills() -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
         ("messi5", "messi5.jpg", (60, 65, 460, 335)),
         ("basketball1-left", "basketball1.png", (30, 75, 165, 480)),
     ):
-        img = cv2.imread(str(OPENCV_DATA / file), cv2.IMREAD_COLOR)
+        img = cv2.imread(str(STILLS / file), cv2.IMREAD_COLOR)
         if img is None:
-            sys.exit(f"{OPENCV_DATA / file} missing: install opencv-doc")
+            sys.exit(f"{STILLS / file} missing")
         out.append((name, img, box))
-    from skimage.data import astronaut
-
-    out.append(("astronaut", np.ascontiguousarray(astronaut()[:, :, ::-1]), (14, 14, 364, 508)))
+    out.append(("astronaut", cv2.imread(str(STILLS / "astronaut.png"), cv2.IMREAD_COLOR), (14, 14, 364, 508)))
     out.append(("blank (no face)", np.zeros((480, 640, 3), np.uint8), (100, 50, 300, 450)))
     return out
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import tracemalloc
 import weakref
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,33 +18,25 @@ from edgeanon.attributes import stage as stage_mod
 from edgeanon.attributes.bins import AGE_BANDS, GENDERS
 from edgeanon.attributes.faces import N_BOX
 from edgeanon.attributes.stage import AttributeSettings, AttributeStage, Outcome
+from tests.conftest import STILLS as STILLS_DIR
 
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
-
-def _opencv_still(name: str) -> np.ndarray:
-    path = OPENCV_DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} missing: install the Debian package opencv-doc")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert img is not None
+def _still(name: str) -> np.ndarray:
+    """A committed still from tests/data/stills (origins and licences in tests/data/README.md)."""
+    img = cv2.imread(str(STILLS_DIR / name), cv2.IMREAD_COLOR)
+    assert img is not None, STILLS_DIR / name
     return img
-
-
-def _astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data", reason="scikit-image (dev extra) provides the astronaut still")
-    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])  # RGB -> BGR, as capture delivers
 
 
 # (loader, person box xyxy, gender label or None, age band label)
 STILLS = {
     # Lionel Messi, 2010 match photo, aged about 23; face about 35 px.
-    "messi5": (lambda: _opencv_still("messi5.jpg"), (60, 65, 460, 335), "male", "20s"),
+    "messi5": (lambda: _still("messi5.jpg"), (60, 65, 460, 335), "male", "20s"),
     # Astronaut Eileen Collins (NASA portrait, 1990s, born 1956); face about 105 px.
-    "astronaut": (_astronaut, (14, 14, 364, 508), "female", "40s"),
+    "astronaut": (lambda: _still("astronaut.png"), (14, 14, 364, 508), "female", "40s"),
     # Left player in basketball1.png, a bearded man in his 20s, grayscale, face about 30 px. The gender model
     # reads this small gray face as female (p = 0.70), so only his age band is checked: an honest limit.
-    "basketball1-left": (lambda: _opencv_still("basketball1.png"), (30, 75, 165, 480), None, "20s"),
+    "basketball1-left": (lambda: _still("basketball1.png"), (30, 75, 165, 480), None, "20s"),
 }
 
 
@@ -103,7 +94,7 @@ def test_outcomes(stage):
 
 def test_face_too_small():
     """Messi's face is about 35 px: a 48 px minimum skips it after face detection."""
-    frame = _opencv_still("messi5.jpg")
+    frame = _still("messi5.jpg")
     stage = AttributeStage(AttributeSettings(age=True, gender=False, min_face_px=48))
     _, _, outcome = stage.estimate(frame, np.asarray([[60, 65, 460, 335]], np.float32))
     assert outcome.tolist() == [Outcome.FACE_TOO_SMALL]
@@ -116,7 +107,7 @@ def test_empty_boxes(stage):
 
 def test_no_crop_survives(stage, monkeypatch):
     """After estimate(): every preallocated buffer is zero; nothing else the stage warped into or from lives on."""
-    frame = _astronaut()
+    frame = _still("astronaut.png")
     refs: list[weakref.ref] = []
     preallocated = {id(b) for b in stage.pixel_buffers} | {id(stage.detector.input[0]), id(stage.models.crop[0])}
     real_warp = cv2.warpAffine
@@ -160,7 +151,7 @@ def test_no_crop_survives(stage, monkeypatch):
 
 
 def test_buffers_zeroed_on_exception(stage, monkeypatch):
-    frame = _astronaut()
+    frame = _still("astronaut.png")
 
     def boom():
         raise RuntimeError("estimator failed")
@@ -173,7 +164,7 @@ def test_buffers_zeroed_on_exception(stage, monkeypatch):
 
 def test_keypoints_are_never_decoded(stage, monkeypatch):
     """The decoder reads only regressor columns :4; the keypoint columns 4-15 are never indexed."""
-    frame = _astronaut()
+    frame = _still("astronaut.png")
     sliced: list[object] = []
 
     class Guard(np.ndarray):
@@ -195,7 +186,7 @@ def test_only_wanted_models_load():
     assert age_only.models.age is not None and age_only.models.gender is None
     gender_only = AttributeStage(AttributeSettings(age=False, gender=True))
     assert gender_only.models.gender is not None and gender_only.models.age is None
-    _, gender, _ = age_only.estimate(_astronaut(), np.asarray([[14, 14, 364, 508]], np.float32))
+    _, gender, _ = age_only.estimate(_still("astronaut.png"), np.asarray([[14, 14, 364, 508]], np.float32))
     assert gender.tolist() == [-1]
     with pytest.raises(ValueError, match="at least one"):
         AttributeSettings(age=False, gender=False)
