@@ -43,6 +43,11 @@ def wait_until(pred: Callable[[], object], timeout: float, interval: float = 0.0
         time.sleep(interval)
 
 
+PROMPT_S = 2.0
+"""Bound on a "prompt" stop or join: a reader that waited out a blocking read or a back-off step would take
+longer, and 2 s leaves room for a loaded 2-core machine (these were sub-second asserts that flaked)."""
+
+
 def attempt_times(reader: CameraReader, duration: float) -> list[float]:
     """When each failed (re)open was counted in ``status.reconnects``, polled every 5 ms for ``duration`` s."""
     times: list[float] = []
