@@ -22,8 +22,17 @@ JA_HEADINGS = ("カメラ画像の利用について", "取得する情報", "�
 
 # What each language must say, whatever the config.
 DISCARD = {
-    "ja": ("解析後ただちに破棄します", "録画・保存することはなく", "外部へ送信することもありません"),
-    "en": ("discarded immediately after analysis", "never recorded and never sent anywhere"),
+    "ja": (
+        "解析後ただちに破棄します",
+        "録画・保存することはなく",
+        "外部へ送信することもありません",
+        "映像の復号処理は最新の1コマだけを、次のコマに置き換わるまで機器のメモリ上に保持します",
+    ),
+    "en": (
+        "discarded immediately after analysis",
+        "never recorded and never sent anywhere",
+        "The video decoder holds only the latest image, in the device's memory, until the next one replaces it",
+    ),
 }
 NO_IDENTIFICATION = {
     "ja": ("特定の個人を識別すること", "顔認証", "特徴量データ", "人種・信条・障害・健康状態"),

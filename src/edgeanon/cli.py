@@ -149,8 +149,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     import hashlib
 
     from edgeanon.config import ConfigError
+    from edgeanon.coredumps import forbid_core_dumps
     from edgeanon.service import RunOptions, serve
 
+    forbid_core_dumps()  # first: before any frame, key or password is in memory
     path = _config_path(args.config)
     try:
         cfg = _load_config(str(path))

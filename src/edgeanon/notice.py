@@ -432,7 +432,8 @@ def _doc_ja(f: _Facts) -> _Doc:
         _p(
             "映像は店内の機器の中でその場で解析し、"
             + (f"人の位置の検出と{_what_ja(f.estimate)}の推定を終えた" if f.attributes else "人の位置を検出した")
-            + "直後に消去します。映像を録画・保存することはなく、インターネットなどを通じて外部へ送信することも"
+            + "直後に消去します。映像の復号処理は最新の1コマだけを、次のコマに置き換わるまで機器のメモリ上に"
+            "保持します。映像を録画・保存することはなく、インターネットなどを通じて外部へ送信することも"
             "ありません。"
         ),
         _p("解析にあたって、次のことは一切行いません。"),
@@ -637,8 +638,9 @@ def _doc_en(f: _Facts) -> _Doc:
         _p(
             "Each image is analysed on a device in the store to find where people are"
             + (f" and to estimate their {_what_en(f.estimate)}" if f.attributes else "")
-            + ", and is erased immediately after that analysis. Images are never recorded or stored, and never sent "
-            "over the internet or anywhere else."
+            + ", and is erased immediately after that analysis. The video decoder holds only the latest image, in "
+            "the device's memory, until the next one replaces it. Images are never recorded or stored, and never "
+            "sent over the internet or anywhere else."
         ),
         _p("The analysis does not:"),
         _List(tuple(_Entry((t,)) for t in refrain)),
