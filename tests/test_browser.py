@@ -14,11 +14,12 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from edgeanon.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.pages import NO_IMAGE_LINE
@@ -96,7 +97,12 @@ def page_number(dom: str, attr: str) -> int:
 
 def test_status_and_setup_pages_in_chromium(tmp_path):
     seeded_in, seeded_out = seed_store(tmp_path / "edgeanon-data", time.time())
-    proc, port = start_run(str(DEFAULT_CONFIG), cwd=tmp_path)
+    config = tmp_path / "installer.yaml"  # /setup is on only in installer mode, for an hour here
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    until = datetime.now(ZoneInfo(data["aggregation"]["timezone"])) + timedelta(hours=1)
+    data["http"]["setup_until"] = until.replace(tzinfo=None).isoformat(timespec="seconds")
+    config.write_text(yaml.safe_dump(data))
+    proc, port = start_run(str(config), cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 25  # wait for people to cross, so the comparison is not 0 == 0

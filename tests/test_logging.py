@@ -14,7 +14,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -81,6 +83,11 @@ def closed_port() -> int:
         return s.getsockname()[1]  # nobody listens once it is closed: the camera stays down
 
 
+def installer_until_in_an_hour() -> str:
+    tz = ZoneInfo(yaml.safe_load(DEFAULT_CONFIG.read_text())["aggregation"]["timezone"])
+    return (datetime.now(tz) + timedelta(hours=1)).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -103,6 +110,7 @@ def test_a_real_run_logs_no_credentials(tmp_path, fmt):
         }
     )
     data["http"]["auth"] = {"users": [{"name": "staff", "password_hash": WEB_HASH}]}
+    data["http"]["setup_until"] = installer_until_in_an_hour()  # /setup is off (404) without installer mode
     config = tmp_path / "site.yaml"
     config.write_text(yaml.safe_dump(data))
     config.chmod(0o600)

@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 from edgeanon import policy
 from edgeanon.attributes.bins import AGE_BANDS, GENDERS, GROUP_SIZES, HEADINGS, SPEED_BANDS
 from edgeanon.config import DAYS, Config
-from edgeanon.notice import estimated_attributes, kept_aggregates, movement_aggregates
+from edgeanon.notice import estimated_attributes, installer_until, kept_aggregates, movement_aggregates
 
 Status = Literal["pass", "warn", "fail"]
 
@@ -744,8 +744,31 @@ def _management(cfg: Config, path: str | Path | None) -> list[Item]:
             "clear text. Configure http.tls or terminate TLS in a reverse proxy."
         )
     items.append(Item("management", "management.endpoint-tls", "TLS on a network-reachable endpoint", status, reason))
+    installer = _installer_mode(cfg)
+    if installer is not None:
+        items.append(installer)
     items.append(_credentials(cfg, path))
     return items
+
+
+def _installer_mode(cfg: Config) -> Item | None:
+    """``http.setup_until``: while it has not passed, /setup shows live outlines of people."""
+    if getattr(cfg.http, "setup_until", None) is None:
+        return None
+    title = "Installer mode (/setup) off in normal operation"
+    until = installer_until(cfg)
+    if until is None:
+        return Item(
+            "management", "management.installer-mode", title, "pass", "http.setup_until has passed: /setup is off."
+        )
+    return Item(
+        "management",
+        "management.installer-mode",
+        title,
+        "warn",
+        f"installer mode is on until {until}: /setup shows live outlines of people, and the notice says so. Remove "
+        "http.setup_until once zones and lines are placed.",
+    )
 
 
 def _credentials(cfg: Config, path: str | Path | None) -> Item:

@@ -29,6 +29,7 @@ Events the service records:
 ``stop``            ``reason`` (e.g. "SIGTERM"), ``flushed`` (buckets flushed to the store)
 ``purge``           ``table``, ``rows``, ``cutoff`` (ISO time) — retention purge of the aggregate store
 ``refusal``         ``reason``, ``rule`` (policy rule id) — a config or request refused by the policy
+``setup_mode``      ``state`` ("on" at start-up, "off" when it expires), ``until`` — the installer mode of /setup
 ``audit_purge``     ``records``, ``cutoff`` — written by :meth:`AuditLog.purge` itself (see below)
 ``audit_recovered`` ``reason``, ``line``, ``removed_bytes`` — written on open when a torn final line was removed
 
@@ -94,7 +95,7 @@ from edgeanon.errors import EdgeanonError
 GENESIS = "0" * 64
 """``prev`` of the first record of a log that has never been purged."""
 
-EVENTS = ("start", "stop", "purge", "refusal", "audit_purge", "audit_recovered")
+EVENTS = ("start", "stop", "purge", "refusal", "setup_mode", "audit_purge", "audit_recovered")
 """Events the service records (others are allowed; these are the documented ones)."""
 
 RESERVED = frozenset({"seq", "ts", "event", "prev", "hash"})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -353,6 +355,7 @@ class AggregationConfig(_Model):
         return v
 
 
+SETUP_MAX_AHEAD_S = 24 * 3600  # http.setup_until: installer mode lasts at most a day from loading the config
 PBKDF2_MIN_ITERATIONS = 100_000  # below this a stolen config's hashes fall to a GPU in hours
 _PBKDF2_HASH = re.compile(r"^pbkdf2_sha256\$([0-9]{1,10})\$([A-Za-z0-9+/=]{16,})\$([A-Za-z0-9+/=]{43,44})$")
 
@@ -413,6 +416,12 @@ class HttpConfig(_Model):
         gt=0,
         le=3600,
         description="/readyz fails when a camera that should be running has delivered no frame for this long.",
+    )
+    setup_until: datetime | None = Field(
+        None,
+        description="Installer mode: /setup shows live person outlines until this time (local to "
+        "aggregation.timezone unless it carries an offset), at most 24 h ahead when the config is loaded. Needs "
+        "http.auth unless the host is loopback. Empty (the default), or once it has passed: /setup answers 404.",
     )
 
 
@@ -607,6 +616,41 @@ class Config(_Model):
     @property
     def purpose_ids(self) -> frozenset[str]:
         return frozenset(p.id for p in self.purposes)
+
+    def setup_until_ts(self) -> float | None:
+        """``http.setup_until`` as a Unix time; a time without an offset is local to ``aggregation.timezone``."""
+        until = self.http.setup_until
+        if until is None:
+            return None
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=ZoneInfo(self.aggregation.timezone))
+        return until.timestamp()
+
+    @model_validator(mode="after")
+    def _setup_mode(self) -> Config:
+        """Installer mode shows live per-person outlines: it must expire soon, and never be open to a network."""
+        from edgeanon.assess import is_loopback
+
+        until = self.setup_until_ts()
+        if until is None:
+            return self
+        if until - time.time() > SETUP_MAX_AHEAD_S:
+            raise ValueError(
+                _at(
+                    ("http", "setup_until"),
+                    "is more than 24 h ahead; installer mode shows live outlines of people, so it must expire "
+                    "within a day of loading the config",
+                )
+            )
+        if self.http.auth is None and not is_loopback(self.http.host):
+            raise ValueError(
+                _at(
+                    ("http", "setup_until"),
+                    f"installer mode needs http.auth when http.host ({self.http.host}) is not loopback: anyone who "
+                    "can reach the port would see live outlines of people",
+                )
+            )
+        return self
 
     @model_validator(mode="after")
     def _purposes(self) -> Config:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import html
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from edgeanon import policy
 from edgeanon.attributes.bins import AGE_BANDS, GENDERS
@@ -157,6 +160,7 @@ class _Facts:
     recipients: tuple[str, ...]
     hours: tuple[tuple[tuple[str, ...], str, str], ...] | None  # (days, open, close); None: no schedule
     estimate: tuple[str, ...]  # estimated attributes (age_band, gender); empty: none
+    installer_until: str | None  # local "YYYY-MM-DD HH:MM" while /setup's installer mode is on; None: off
 
     @property
     def attributes(self) -> bool:
@@ -202,7 +206,16 @@ def _facts(cfg: Config, lang: str) -> _Facts:
         recipients=tuple(r.strip() for r in cfg.privacy.third_party.recipients),
         hours=hours,
         estimate=estimated_attributes(cfg),
+        installer_until=installer_until(cfg),
     )
+
+
+def installer_until(cfg: Config, now: float | None = None) -> str | None:
+    """When the installer mode (``http.setup_until``) ends, in local time, if it is on now; else None."""
+    until = cfg.setup_until_ts()
+    if until is None or until <= (time.time() if now is None else now):
+        return None
+    return datetime.fromtimestamp(until, ZoneInfo(cfg.aggregation.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 # ---------------------------------------------------------------- a tiny document model
@@ -443,6 +456,14 @@ def _doc_ja(f: _Facts) -> _Doc:
             "画面から外れるとすぐに消去します。保存や外部への送信はしません。"
         ),
     ]
+    if f.installer_until is not None:
+        captured.append(
+            _p(
+                f"現在、設置作業のための設置者モードが有効です（{f.installer_until}まで）。このモードでは、設置担当者が"
+                "機器の設定画面で、画面内の人の位置を最新の枠線（映像ではありません）として確認できます。"
+                "枠線は保存・送信しません。期限を過ぎると自動的に無効になります。"
+            )
+        )
     if f.attributes:
         captured[2:2] = _attributes_ja(f)
     sections.append(_Section("取得する情報", tuple(captured)))
@@ -649,6 +670,14 @@ def _doc_en(f: _Facts) -> _Doc:
             "device's memory, is erased as soon as the person leaves the view, and is never stored or sent."
         ),
     ]
+    if f.installer_until is not None:
+        captured.append(
+            _p(
+                f"An installer mode is active until {f.installer_until}: the device's setup page shows installers "
+                "live outlines of where people are (outlines, never images), to place counting zones and lines. The "
+                "outlines are never stored or sent. The mode turns itself off at that time."
+            )
+        )
     if f.attributes:
         captured[2:2] = _attributes_en(f)
     sections.append(_Section("What is captured", tuple(captured)))

@@ -29,6 +29,7 @@ from edgeanon.status import CameraStatus
 NO_IMAGE_LINE = "This page never shows camera images."
 STATUS_REFRESH_S = 10
 SETUP_REFRESH_S = 2
+SETUP_MIN_INTERVAL_S = 1.0  # /setup's boxes change at most once a second, whoever polls
 BOX_MAX_AGE_S = 3.0  # boxes older than this are not drawn (the camera stopped delivering)
 CHART_HOURS = 6
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -62,6 +63,52 @@ class LiveBoxes:
         if hit is None or self._clock() - hit[0] > max_age_s:
             return None
         return hit[1]
+
+
+class ThrottledBoxes:
+    """The boxes ``/setup`` may show: each camera's snapshot is taken at most once per ``min_interval_s``.
+
+    Polling the page at the frame rate would otherwise rebuild trajectories. The limit is on the server and shared
+    by every client, so neither a fast poller nor several clients together see more than one snapshot a second.
+    """
+
+    def __init__(self, boxes: Boxes, min_interval_s: float = SETUP_MIN_INTERVAL_S, clock=time.monotonic) -> None:
+        self._boxes = boxes
+        self._interval = min_interval_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._taken: dict[str, tuple[float, np.ndarray | None]] = {}
+
+    def __call__(self, camera: str) -> np.ndarray | None:
+        now = self._clock()
+        with self._lock:
+            hit = self._taken.get(camera)
+            if hit is None or not 0 <= now - hit[0] < self._interval:
+                hit = (now, self._boxes(camera))
+                self._taken[camera] = hit
+            return hit[1]
+
+
+class InstallerMode:
+    """Whether ``/setup`` is on: only from a config's ``http.setup_until`` until that time passes.
+
+    ``active()`` is asked on every request, so the page turns itself off at the deadline even if nobody notices;
+    ``expired_now()`` is true exactly once, when the supervisor first sees the deadline pass (to audit it).
+    """
+
+    def __init__(self, until: float | None, clock: Callable[[], float] = time.time) -> None:
+        self.until = until
+        self._clock = clock
+        self._announced = until is None or clock() >= until
+
+    def active(self) -> bool:
+        return self.until is not None and self._clock() < self.until
+
+    def expired_now(self) -> bool:
+        if self._announced or self.active():
+            return False
+        self._announced = True
+        return True
 
 
 class StatusSink:
@@ -473,7 +520,8 @@ class SetupPage:
         body.append("</div>")
         header = (
             "<h1>Setup: zones, lines and live outlines</h1><p>for installers · no camera image is ever shown, "
-            f"only outlines · refreshes every {SETUP_REFRESH_S} s</p>"
+            f"only outlines · refreshes every {SETUP_REFRESH_S} s · installer mode until "
+            f"{_e(self.cfg.http.setup_until)}, then this page is off</p>"
         )
         head = f'<noscript><meta http-equiv="refresh" content="{SETUP_REFRESH_S}"></noscript>'
         return _page("edgeanon setup", header, "".join(body), head, f"<script>{SETUP_SCRIPT}</script>")

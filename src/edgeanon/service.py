@@ -33,7 +33,7 @@ class RunOptions:
 def serve(cfg: Config, opts: RunOptions) -> int:
     from edgeanon.audit import AuditLog
     from edgeanon.notice import NOTICE_CONTENT_TYPE, render_notice
-    from edgeanon.pages import SETUP_CSP, SetupPage, StatusPage, StatusSink
+    from edgeanon.pages import SETUP_CSP, InstallerMode, SetupPage, StatusPage, StatusSink, ThrottledBoxes
     from edgeanon.pipeline import Runner
     from edgeanon.sinks.console import ConsoleSink
     from edgeanon.sinks.prometheus import PrometheusSink
@@ -129,9 +129,16 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         open_paths=open_paths,
     )
     status_page = StatusPage(cfg, runner.statuses, live, rows=store.rows)
-    setup_page = SetupPage(cfg, runner.statuses, boxes)
+    setup_page = SetupPage(cfg, runner.statuses, ThrottledBoxes(boxes))
+    installer = InstallerMode(cfg.setup_until_ts())
+
+    def setup(environ: dict[str, Any]) -> tuple[int, str, bytes]:
+        if not installer.active():  # off unless http.setup_until is set and has not passed
+            return 404, "text/plain; charset=utf-8", b"not found\n"
+        return 200, "text/html; charset=utf-8", setup_page.render().encode()
+
     app.routes["/"] = lambda environ: (200, "text/html; charset=utf-8", status_page.render().encode())
-    app.routes["/setup"] = lambda environ: (200, "text/html; charset=utf-8", setup_page.render().encode())
+    app.routes["/setup"] = setup
     app.csp["/setup"] = SETUP_CSP
 
     def notice(environ: dict[str, Any]) -> tuple[int, str, bytes]:
@@ -162,6 +169,11 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         purposes=sorted(cfg.purpose_ids),
         cameras=[c.id for c in cfg.cameras],
     )
+    if installer.active():
+        audit.record("setup_mode", state="on", until=_iso_utc(installer.until))
+        log.warning("installer mode: %s/setup shows live outlines of people until %s", web.url, cfg.http.setup_until)
+    elif installer.until is not None:
+        log.info("installer mode: http.setup_until %s has passed; /setup stays off", cfg.http.setup_until)
     web.start()
     logs.announce(f"serving {web.url}/metrics")
     # Everything built so far (modules, config, sessions) lives as long as the process: leave it out of the
@@ -192,6 +204,9 @@ def serve(cfg: Config, opts: RunOptions) -> int:
             if not opts.quiet and now >= next_status:
                 _status_line(runner)
                 next_status = now + opts.status_every
+            if installer.expired_now():
+                audit.record("setup_mode", state="off", reason="expired", until=_iso_utc(installer.until))
+                log.warning("installer mode expired: /setup is off")
             if now >= next_audit_purge:
                 audit.purge()
                 next_audit_purge = now + AUDIT_PURGE_EVERY_S
@@ -213,6 +228,12 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         )
         logs.announce("stopped, current bucket flushed")
     return 0
+
+
+def _iso_utc(t: float | None) -> str | None:
+    from datetime import UTC, datetime
+
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
 def _status_line(runner) -> None:
