@@ -12,6 +12,11 @@ One JSON object per line (UTF-8, ``\\n``-terminated), written in this key order:
 * ``hash`` is the SHA-256 of the canonical JSON of the record without ``hash``: ``json.dumps(..., sort_keys=True,
   separators=(",", ":"), ensure_ascii=False)`` encoded as UTF-8. Editing any field therefore changes the hash,
   and editing the hash too breaks the next record's ``prev``.
+* With an HMAC key (``storage.audit_hmac_key_file``), a record carries ``"mac": "hmac-sha256"`` and its ``hash`` is
+  the HMAC-SHA256 of the same canonical JSON under that key. Such a record cannot be written or rewritten without
+  the key. Once a log holds a keyed record, every later record must be keyed; ``verify`` with the key also fails
+  when no record is keyed (a log rewritten without the key). Unkeyed records before the first keyed one (a log
+  that was keyed later) are protected too: rewriting them changes the ``prev`` that the first keyed record seals.
 
 Each record is written with a single ``write`` followed by ``fsync``, under a lock, so threads may share one
 ``AuditLog``. One process at a time may write a log: the file is held with an exclusive ``flock`` while open.
@@ -66,10 +71,11 @@ A first line with a non-genesis ``prev`` that is not such an anchor is reported 
 
 Limits (read these before relying on the log)
 ---------------------------------------------
-* The hash is not keyed. Anyone who can write the file can rewrite the *whole* chain consistently, and deleting
-  records from the **end** leaves a valid shorter chain. Neither can be detected from the file alone. Keep the
-  current :meth:`AuditLog.head` somewhere else (the aggregate store's meta table, a remote log) and pass it to
-  ``verify(path, expected_head=...)``.
+* Without a key, anyone who can write the file can rewrite the *whole* chain consistently. With a key, only who
+  can read the key can (the service user, so a compromised service still can).
+* Deleting records from the **end** leaves a valid shorter chain, keyed or not. Keep the current
+  :meth:`AuditLog.head` somewhere else (the service exports it on ``/readyz`` and its ``seq`` as a gauge) and pass
+  it to ``verify(path, expected_head=...)``.
 * ``verify`` on a log that is being written may see the newest line half written and report a truncated last line.
 """
 
@@ -78,7 +84,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
+import logging
 import math
 import os
 import re
@@ -98,7 +106,7 @@ GENESIS = "0" * 64
 EVENTS = ("start", "stop", "purge", "refusal", "setup_mode", "audit_purge", "audit_recovered")
 """Events the service records (others are allowed; these are the documented ones)."""
 
-RESERVED = frozenset({"seq", "ts", "event", "prev", "hash"})
+RESERVED = frozenset({"seq", "ts", "event", "prev", "hash", "mac"})
 FORBIDDEN_FIELDS = frozenset(
     {
         "frame",
@@ -118,6 +126,12 @@ FORBIDDEN_FIELDS = frozenset(
     }
 )
 """Field names that would carry pixels or identity; refused whatever their value."""
+
+MAC = "hmac-sha256"
+"""The ``mac`` field of a record whose ``hash`` is keyed."""
+MIN_KEY_BYTES = 32
+
+log = logging.getLogger("edgeanon.audit")
 
 MAX_STR = 1024
 MAX_LIST = 32
@@ -141,9 +155,54 @@ def _canonical(rec: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def record_hash(rec: dict[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``rec`` without its ``hash`` key."""
+def record_hash(rec: dict[str, Any], key: bytes | None = None) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``rec`` without its ``hash`` key; HMAC-SHA256 under ``key`` if given."""
+    if key is not None:
+        return hmac.new(key, _canonical(rec), hashlib.sha256).hexdigest()
     return hashlib.sha256(_canonical(rec)).hexdigest()
+
+
+def _seal(rec: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+    """Add ``mac`` (keyed logs) and ``hash`` to a record whose other fields are final."""
+    if key is not None:
+        rec["mac"] = MAC
+    rec["hash"] = record_hash(rec, key)
+    return rec
+
+
+def load_key(path: str | Path) -> bytes:
+    """The HMAC key from ``storage.audit_hmac_key_file``: at least 32 bytes (surrounding whitespace ignored).
+
+    The file must be readable by the service user but writable by nobody else, and never readable by everyone:
+    whoever can read the key can forge records. A file the service user itself could rewrite is logged as a
+    warning, since a compromised service could then replace the key.
+    """
+    p = Path(path).expanduser()
+    try:
+        st = os.stat(p)
+        key = p.read_bytes().strip()
+    except OSError as e:
+        raise AuditError(f"storage.audit_hmac_key_file: {p}: {e.strerror or e}") from None
+    if st.st_mode & 0o022:
+        raise AuditError(
+            f"storage.audit_hmac_key_file: {p}: writable by group or others (mode {st.st_mode & 0o777:04o})"
+        )
+    if st.st_mode & 0o004:
+        raise AuditError(
+            f"storage.audit_hmac_key_file: {p}: readable by everyone (mode {st.st_mode & 0o777:04o}): anyone on the "
+            "box could forge audit records"
+        )
+    if len(key) < MIN_KEY_BYTES:
+        raise AuditError(
+            f"storage.audit_hmac_key_file: {p}: {len(key)} bytes; use at least {MIN_KEY_BYTES} (openssl rand -hex 32)"
+        )
+    if os.geteuid() != 0 and (st.st_uid == os.geteuid() or os.access(p, os.W_OK)):
+        log.warning(
+            "storage.audit_hmac_key_file %s can be rewritten by the service user; make it root-owned and read-only "
+            "to that user (e.g. root:edgeanon 0440)",
+            p,
+        )
+    return key
 
 
 def _line(rec: dict[str, Any]) -> bytes:
@@ -208,8 +267,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
-    """Parse one line into a record with the required fields and a correct self-hash; ValueError says why not."""
+def _parse(raw: bytes, key: bytes | None = None) -> dict[str, Any]:
+    """Parse one line into a record with the required fields and a correct self-hash; ValueError says why not.
+
+    A keyed record (``mac``) is checked under ``key``; without a key it cannot be checked, which is an error."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -234,10 +295,17 @@ def _parse(raw: bytes) -> dict[str, Any]:
         raise ValueError("missing or bad 'ts'")
     if not isinstance(obj.get("event"), str) or not obj["event"]:
         raise ValueError("missing or bad 'event'")
-    for key in ("prev", "hash"):
-        if not isinstance(obj.get(key), str) or not _HEX64.fullmatch(obj[key]):
-            raise ValueError(f"missing or bad '{key}' (not 64 hex digits)")
-    if record_hash(obj) != obj["hash"]:
+    for name in ("prev", "hash"):
+        if not isinstance(obj.get(name), str) or not _HEX64.fullmatch(obj[name]):
+            raise ValueError(f"missing or bad '{name}' (not 64 hex digits)")
+    if "mac" in obj:
+        if obj["mac"] != MAC:
+            raise ValueError(f"unknown 'mac' {obj['mac']!r}")
+        if key is None:
+            raise ValueError("keyed record (HMAC): it can only be checked with the key (storage.audit_hmac_key_file)")
+        if not hmac.compare_digest(record_hash(obj, key), obj["hash"]):
+            raise ValueError("HMAC mismatch (record edited or forged, or a different key)")
+    elif record_hash(obj) != obj["hash"]:
         raise ValueError("hash mismatch (record edited)")
     return obj
 
@@ -263,7 +331,9 @@ class _ChainError(Exception):
 class _Chain:
     """Feeds lines in order and raises _ChainError at the first thing wrong."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key
+        self.keyed = 0  # keyed records seen
         self.lineno = 0
         self.count = 0
         self.seq = 0
@@ -277,9 +347,13 @@ class _Chain:
         if not raw.endswith(b"\n"):
             raise _ChainError(n, "truncated last line (no newline: torn write or cut file)")
         try:
-            rec = _parse(raw)
+            rec = _parse(raw, self.key)
         except ValueError as e:
             raise _ChainError(n, str(e)) from None
+        if "mac" in rec:
+            self.keyed += 1
+        elif self.keyed:
+            raise _ChainError(n, "unkeyed record after keyed ones (written without the HMAC key: forged)")
         if n == 1 and rec["prev"] != GENESIS:
             if not _is_anchor(rec):
                 raise _ChainError(
@@ -316,14 +390,20 @@ class _Chain:
         return rec
 
     def finish(self) -> None:
+        if self.key is not None and self.lineno and not self.keyed:
+            raise _ChainError(
+                self.lineno, "no record is keyed with the HMAC key (the log was written or rewritten without it)"
+            )
         if self.anchor is not None and not self.confirmed:
             raise _ChainError(
                 1, "purge anchor is not confirmed by a later audit_purge record (forged anchor, or records cut off)"
             )
 
 
-def _check_lines(lines: Iterable[bytes], expected_head: str | None) -> tuple[bool, str, int, _Chain]:
-    chain = _Chain()
+def _check_lines(
+    lines: Iterable[bytes], expected_head: str | None, key: bytes | None = None
+) -> tuple[bool, str, int, _Chain]:
+    chain = _Chain(key)
     try:
         for raw in lines:
             chain.feed(raw)
@@ -342,18 +422,19 @@ def _check_lines(lines: Iterable[bytes], expected_head: str | None) -> tuple[boo
     return True, f"chain intact, head {chain.head}", chain.count, chain
 
 
-def verify(path: Path, expected_head: str | None = None) -> tuple[bool, str, int]:
+def verify(path: Path, expected_head: str | None = None, key: bytes | None = None) -> tuple[bool, str, int]:
     """Check a whole log file: returns ``(ok, message, records checked)``.
 
     Detects an edited field (hash mismatch), a deleted, inserted or reordered record (seq gap or ``prev`` that
     does not match the line before), a non-increasing seq, a bad hash field, a torn or cut last line, and a forged
     or unconfirmed purge anchor. The message names the first bad line, e.g. ``"line 7: hash mismatch (record
     edited)"``; the count is the records that passed before it. Records deleted from the *end* leave a valid chain:
-    pass ``expected_head`` (a :meth:`AuditLog.head` kept elsewhere) to detect that.
+    pass ``expected_head`` (a :meth:`AuditLog.head` kept elsewhere) to detect that. ``key`` checks a keyed log
+    (see the module docstring); a keyed record without it is reported, not trusted.
     """
     try:
         with open(path, "rb") as f:
-            ok, msg, n, _ = _check_lines(f, expected_head)
+            ok, msg, n, _ = _check_lines(f, expected_head, key)
     except OSError as e:
         return False, f"cannot read {path}: {e.strerror or e}", 0
     return ok, msg, n
@@ -415,10 +496,13 @@ class AuditLog:
     for torn-line recovery). Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, path: Path, *, retention_days: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path, *, retention_days: int, clock: Callable[[], float] = time.time, key: bytes | None = None
+    ) -> None:
         if type(retention_days) is not int or retention_days < 1:
             raise ValueError(f"retention_days must be a positive integer, got {retention_days!r}")
         self.path = Path(path)
+        self._key = key
         self.retention_days = retention_days
         self._clock = clock
         self._lock = threading.Lock()
@@ -487,7 +571,7 @@ class AuditLog:
             start = _rfind_newline(fd, nl) + 1
             raw = os.pread(fd, end - start, start)
             try:
-                rec = _parse(raw)
+                rec = _parse(raw, self._key)
             except ValueError as e:
                 lineno = _count_newlines(fd, start) + 1
                 raise AuditError(
@@ -549,7 +633,7 @@ class AuditLog:
             self._check_usable()
             rec: dict[str, Any] = {"seq": self._seq + 1, "ts": _iso(self._clock()), "event": event, **body}
             rec["prev"] = self._head
-            rec["hash"] = record_hash(rec)
+            _seal(rec, self._key)
             data = _line(rec)
             if len(data) > MAX_LINE_BYTES:
                 raise ValueError(f"audit record for {event!r} is {len(data)} bytes (limit {MAX_LINE_BYTES})")
@@ -581,7 +665,7 @@ class AuditLog:
             except OSError as e:
                 raise self._fail("cannot read for purge", e) from None
             lines = data.splitlines(keepends=True)
-            ok, msg, _, chain = _check_lines(lines, self._head)
+            ok, msg, _, chain = _check_lines(lines, self._head, self._key)
             if not ok:
                 raise AuditError(f"audit log {self.path}: not purging a damaged log ({msg})")
             first = 1 if chain.anchor is not None else 0
@@ -596,10 +680,10 @@ class AuditLog:
             ts, cutoff = _iso(now), _iso(cutoff_t)
             anchor: dict[str, Any] = {"seq": last["seq"], "ts": ts, "event": "audit_purge", "records": removed}
             anchor |= {"cutoff": cutoff, "prev": last["hash"]}
-            anchor["hash"] = record_hash(anchor)
+            _seal(anchor, self._key)
             confirm: dict[str, Any] = {"seq": self._seq + 1, "ts": ts, "event": "audit_purge", "records": removed}
             confirm |= {"cutoff": cutoff, "anchor": anchor["hash"], "prev": self._head}
-            confirm["hash"] = record_hash(confirm)
+            _seal(confirm, self._key)
             content = _line(anchor) + b"".join(lines[cut:]) + _line(confirm)
 
             tmp = self._tmp

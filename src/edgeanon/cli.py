@@ -177,13 +177,14 @@ def _audit_refusal(path: Path, message: str) -> None:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         storage = Storage.model_validate(raw.get("storage") or {})
         days = Retention.model_fields["audit_days"].default
+        key = storage.audit_key()
     except Exception:  # the refusal itself is reported on stderr either way
         return
     for line in message.splitlines():
         if "refused:" in line:
             rule = re.search(r"Rule (R[0-9]+-[a-z-]+)", line)
             try:
-                with AuditLog(storage.audit_path(), retention_days=days) as audit:
+                with AuditLog(storage.audit_path(), retention_days=days, key=key) as audit:
                     audit.record("refusal", reason=line[:1000], rule=rule.group(1) if rule else None)
             except (AuditError, OSError, ValueError):
                 return
@@ -237,10 +238,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from edgeanon.audit import format_verify, verify
+    import re
 
-    path = Path(args.file) if args.file else _load_config(args.config).storage.audit_path()
-    ok, msg, n = verify(path)
+    from edgeanon.audit import format_verify, load_key, verify
+
+    head = args.expected_head
+    if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head.strip().lower()):
+        raise EdgeanonError(f"--expected-head: {head!r} is not a 64-digit hex hash")
+    if args.file:
+        path, key = Path(args.file), None
+    else:
+        storage = _load_config(args.config).storage
+        path, key = storage.audit_path(), storage.audit_key()
+    if args.key_file:
+        key = load_key(args.key_file)
+    ok, msg, n = verify(path, expected_head=head.strip().lower() if head else None, key=key)
     print(format_verify(ok, msg, n))
     return 0 if ok else 1
 
@@ -402,6 +414,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["verify"], help="what to do")
     p.add_argument("config", nargs="?", help="YAML config file naming the log (default: the bundled demo config)")
     p.add_argument("--file", metavar="PATH", help="verify this audit log file instead")
+    p.add_argument(
+        "--expected-head",
+        metavar="HASH",
+        help="the head hash kept elsewhere (from /readyz or an earlier verify): fail if the log's last record differs, "
+        "i.e. records were cut from the end or the log was replaced",
+    )
+    p.add_argument(
+        "--key-file",
+        metavar="PATH",
+        help="HMAC key of a keyed log (default: the config's storage.audit_hmac_key_file)",
+    )
     p.set_defaults(func=cmd_audit)
 
     from edgeanon.bench import add_parser as add_bench_parser  # stdlib-only at import time

@@ -577,12 +577,26 @@ class Storage(_Model):
     directory: str = Field("edgeanon-data", description="Directory for the aggregate store and the audit log.")
     store: str = Field("aggregates.db", description="SQLite file name (or absolute path) of the aggregate store.")
     audit_log: str = Field("audit.jsonl", description="File name (or absolute path) of the hash-chained audit log.")
+    audit_hmac_key_file: str | None = Field(
+        None,
+        description="Key the audit log's hash chain with HMAC-SHA256 under the key in this file (at least 32 bytes, "
+        "e.g. from `openssl rand -hex 32`). Make it readable by the service user but writable by nobody but root, "
+        "and not readable by everyone: then whoever can write the log but not read the key cannot forge records.",
+    )
 
     def store_path(self) -> Path:
         return Path(self.directory).expanduser() / self.store
 
     def audit_path(self) -> Path:
         return Path(self.directory).expanduser() / self.audit_log
+
+    def audit_key(self) -> bytes | None:
+        """The audit HMAC key, read and checked now (an ``AuditError`` names the problem), or None."""
+        if self.audit_hmac_key_file is None:
+            return None
+        from edgeanon.audit import load_key
+
+        return load_key(self.audit_hmac_key_file)
 
 
 class Config(_Model):

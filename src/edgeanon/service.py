@@ -56,7 +56,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     signal.signal(signal.SIGHUP, on_hup)
 
     # Storage first: a read-only or full disk is a start-up error, before any camera is opened.
-    audit = AuditLog(cfg.storage.audit_path(), retention_days=cfg.retention.audit_days)
+    audit = AuditLog(cfg.storage.audit_path(), retention_days=cfg.retention.audit_days, key=cfg.storage.audit_key())
     try:
         purged = audit.purge()
         if purged:
@@ -95,6 +95,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     live.seed(store.rows(live.midnight()))  # today's crossings from earlier runs
     runner.aggregator.sinks.append(live)
     prom.registry.register(_StoreHealth(store_sink))
+    prom.registry.register(_AuditHead(audit))
     pusher = None
     if cfg.push is not None:
         from edgeanon.sinks.push import PushSink
@@ -117,7 +118,11 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         return liveness(runner.heartbeat, runner.statuses(), LIVENESS_S, time.monotonic())
 
     def ready() -> tuple[bool, dict]:
-        return readiness(runner.statuses(), cfg.http.ready_stale_s, time.monotonic())
+        ok, detail = readiness(runner.statuses(), cfg.http.ready_stale_s, time.monotonic())
+        # The audit chain's head, for a monitor to keep elsewhere: `audit verify --expected-head` then detects
+        # records cut from the end of the log.
+        detail["audit"] = {"seq": audit.seq, "head": audit.head()}
+        return ok, detail
 
     auth = cfg.http.auth
     open_paths = {"/notice"} | ({"/healthz", "/readyz"} if auth is None or not auth.protect_healthz else set())
@@ -317,6 +322,22 @@ def _tap_tracker(tracker, cam: str, live) -> None:
         return tu
 
     tracker.update = update_and_keep_boxes
+
+
+class _AuditHead:
+    """The audit log's last sequence number, read at scrape time (its hash is on /readyz: a hash is no number)."""
+
+    def __init__(self, audit) -> None:
+        self._audit = audit
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        yield GaugeMetricFamily(
+            "edgeanon_audit_head_seq",
+            "Sequence number of the audit log's last record; a drop means records were removed from the end.",
+            value=self._audit.seq,
+        )
 
 
 class _StoreHealth:
