@@ -22,7 +22,7 @@ from tests.pipeline_helpers import DEFAULT_CONFIG
 NOBODY = 65534
 
 
-def _start(cwd: Path, prefix: tuple[str, ...] = (), **popen: object) -> subprocess.Popen[str]:
+def start_service(cwd: Path, prefix: tuple[str, ...] = (), **popen: object) -> subprocess.Popen[str]:
     cfg = cwd / "config.yaml"
     shutil.copy(DEFAULT_CONFIG, cfg)
     proc = subprocess.Popen(
@@ -46,7 +46,7 @@ def _start(cwd: Path, prefix: tuple[str, ...] = (), **popen: object) -> subproce
     raise AssertionError(f"edgeanon run did not start: {proc.stderr.read()[-3000:]}")
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
+def stop_service(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -69,7 +69,7 @@ def test_running_service_has_core_file_limit_zero(tmp_path):
     # Control: children started through this shell get the hard limit as their soft one, so the 0 seen in the
     # service is its own doing.
     allow_cores = ("sh", "-c", 'ulimit -c "$(ulimit -Hc)" && exec "$@"', "sh")
-    proc = _start(tmp_path, allow_cores)
+    proc = start_service(tmp_path, allow_cores)
     try:
         ctrl = subprocess.Popen([*allow_cores, "sleep", "60"])
         deadline = time.monotonic() + 30
@@ -83,7 +83,7 @@ def test_running_service_has_core_file_limit_zero(tmp_path):
             ctrl.wait()
         assert core_limits(proc.pid) == ("0", "0")
     finally:
-        _stop(proc)
+        stop_service(proc)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl are Linux-only")
@@ -118,7 +118,7 @@ def test_running_service_is_not_dumpable(request):
     finally:
         ctrl.kill()
         ctrl.wait()
-    proc = _start(work, as_nobody)
+    proc = start_service(work, as_nobody)
     try:
         status = Path(f"/proc/{proc.pid}/status").read_text()
         assert re.search(rf"^Uid:\s+{NOBODY}\s", status, re.M), "the service should run as nobody"
@@ -126,5 +126,5 @@ def test_running_service_is_not_dumpable(request):
             assert os.stat(f"/proc/{proc.pid}/{entry}").st_uid == 0, f"/proc/PID/{entry} is not root-owned"
         assert (work / "edgeanon-data" / "audit.jsonl").is_file(), "the service as nobody writes its data dir"
     finally:
-        _stop(proc)
+        stop_service(proc)
     assert proc.returncode == 0

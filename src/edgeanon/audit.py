@@ -32,7 +32,8 @@ Events the service records:
 
 ``start``           ``version``, ``config_sha256``, ``model_sha256``, ``purposes`` (list of purpose names)
 ``stop``            ``reason`` (e.g. "SIGTERM"), ``flushed`` (buckets flushed to the store)
-``purge``           ``table``, ``rows``, ``cutoff`` (ISO time) — retention purge of the aggregate store
+``purge``           ``table``, ``rows``, ``cutoff`` (ISO time) — retention purge of the aggregate store; ``by``
+                    "export" when ``edgeanon export`` purged
 ``refusal``         ``reason``, ``rule`` (policy rule id) — a config or request refused by the policy
 ``setup_mode``      ``state`` ("on" at start-up, "off" when it expires), ``until`` — the installer mode of /setup
 ``audit_purge``     ``records``, ``cutoff`` — written by :meth:`AuditLog.purge` itself (see below)
@@ -145,6 +146,10 @@ _BLOCK = 65536
 
 class AuditError(EdgeanonError):
     """The audit log cannot be opened, written, purged or trusted."""
+
+
+class AuditBusy(AuditError):
+    """Another ``AuditLog`` (normally the running service) holds the log open for writing."""
 
 
 # --- record encoding -------------------------------------------------------------------------------------------
@@ -547,7 +552,7 @@ class AuditLog:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    raise AuditError(f"audit log {self.path}: already open for writing (by another process?)") from None
+                    raise AuditBusy(f"audit log {self.path}: already open for writing (by another process?)") from None
                 # A purge elsewhere may have renamed a new file over the path between our open and our lock.
                 try:
                     now = os.stat(self.path)

@@ -221,6 +221,9 @@ def _parse_time(value: str | None, flag: str) -> float | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import time
+
+    from edgeanon.audit import AuditBusy, AuditLog
     from edgeanon.sinks.store import AggregateStore, export_rows
 
     cfg = _load_config(args.config)
@@ -228,11 +231,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise EdgeanonError(f"{path}: no aggregate store yet (run `edgeanon run` first)")
     since, until = _parse_time(args.since, "--since"), _parse_time(args.until, "--until")
-    store = AggregateStore(path, retention_days=cfg.retention.aggregates_days)  # applies retention first
+    days = cfg.retention.aggregates_days
+    try:  # retention is applied first, and every purge is audited: this purge too
+        audit: AuditLog | None = AuditLog(
+            cfg.storage.audit_path(), retention_days=cfg.retention.audit_days, key=cfg.storage.audit_key()
+        )
+    except AuditBusy:
+        audit = None  # the running service holds the log; it purges (and audits) hourly itself
     try:
-        rows = store.rows(since, until, args.camera, attributes=True)
+        if audit is not None:
+            log = audit
+
+            def on_purge(rows: int, cutoff: float) -> None:
+                if rows:  # an export that deleted nothing changed nothing: no record on every read
+                    log.record("purge", table="aggregates", rows=rows, cutoff=cutoff, by="export")
+
+            store = AggregateStore(path, retention_days=days, on_purge=on_purge)
+        else:
+            store = AggregateStore(path, retention_days=days, purge_on_open=False)
+            since = max(since or 0.0, time.time() - days * 86400)  # print nothing past retention all the same
+        try:
+            rows = store.rows(since, until, args.camera, attributes=True)
+        finally:
+            store.close()
     finally:
-        store.close()
+        if audit is not None:
+            audit.close()
     sys.stdout.write(export_rows(rows, args.format))
     return 0
 
@@ -453,7 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = min(level, logging.INFO)
     from edgeanon import logs
 
-    logs.setup(level, getattr(args, "log_format", "plain"))
+    # `run` opens streams: fd 2 goes through the redactor in plain mode too, since FFmpeg prints URLs there.
+    logs.setup(level, getattr(args, "log_format", "plain"), redact_native=args.command == "run")
     if args.command is None:
         parser.print_help()
         return 2

@@ -64,6 +64,15 @@ class FileSource(_Model):
     loop: bool = Field(False, description="Start again at the end instead of stopping the camera.")
 
 
+QUERY_CREDENTIALS = frozenset(
+    {
+        "user", "username", "usr", "login", "password", "passwd", "pwd", "pass", "pw", "token", "access_token",
+        "auth", "authorization", "apikey", "api_key", "key", "secret", "session", "sessionid", "sid",
+    }
+)  # fmt: skip
+"""Query parameters that carry credentials in camera URLs (?user=admin&password=..., ?token=...)."""
+
+
 class UrlSource(_Model):
     kind: Literal["url"] = Field(description="A network stream: rtsp://, rtsps://, http:// or https://.")
     url: str = Field(description="Stream URL without credentials; put them in username/password.")
@@ -78,6 +87,14 @@ class UrlSource(_Model):
             raise ValueError("must start with rtsp://, rtsps://, http:// or https:// followed by a host")
         if "@" in v.split("://", 1)[1].split("/", 1)[0]:
             raise ValueError("put credentials in username/password, not in the URL (they would be logged)")
+        from urllib.parse import parse_qsl, urlsplit
+
+        for name, _ in parse_qsl(urlsplit(v).query, keep_blank_values=True):  # the value is never echoed
+            if name.lower().replace("-", "_") in QUERY_CREDENTIALS:
+                raise ValueError(
+                    f"credentials in the URL's query string ({name}=) would be logged and shown as the last error; "
+                    "put them in username/password"
+                )
         return v
 
     def open_url(self) -> str:

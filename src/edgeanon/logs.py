@@ -126,12 +126,14 @@ def _iso(t: float) -> str:
 
 
 class _StderrPump:
-    """In JSON mode, fd 2 becomes a pipe: a thread turns every line written there by anything but our handler
-    (FFmpeg and onnxruntime messages, Python tracebacks, ``print(file=sys.stderr)``) into a redacted JSON
-    record on the real stderr. Native libraries write to fd 2 directly, past Python logging: without this a
-    log shipper would get lines that are not JSON, and no redaction would apply to them."""
+    """fd 2 becomes a pipe: a thread redacts every line written there by anything but our handler (FFmpeg and
+    onnxruntime messages, Python tracebacks, ``print(file=sys.stderr)``) and writes it to the real stderr, as a
+    JSON record in JSON mode and as the redacted line itself in plain mode. Native libraries write to fd 2
+    directly, past Python logging: without this no redaction would apply to them (FFmpeg prints a failing HLS
+    segment's URL, credentials included), and in JSON mode a log shipper would get lines that are not JSON."""
 
-    def __init__(self) -> None:
+    def __init__(self, fmt: LogFormat = "json") -> None:
+        self.fmt = fmt
         sys.stderr.flush()
         self.real = os.dup(2)
         read_end, write_end = os.pipe()
@@ -147,7 +149,9 @@ class _StderrPump:
         with open(read_end, "rb") as pipe:
             for raw in pipe:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if text.strip():
+                if self.fmt == "plain":
+                    os.write(self.real, (REDACTOR.redact(text) + "\n").encode())
+                elif text.strip():
                     level = "ERROR" if _ERRORISH.search(text) else "WARNING"
                     record = {"ts": _iso(time.time()), "level": level, "logger": "stderr"}
                     record["message"] = REDACTOR.redact(text)
@@ -164,11 +168,14 @@ class _StderrPump:
 _state: dict[str, Any] = {"format": "plain", "stream": None, "handler": None, "pump": None}
 
 
-def setup(level: int = logging.INFO, fmt: LogFormat = "plain", stream: IO[str] | None = None) -> logging.Handler | None:
+def setup(
+    level: int = logging.INFO, fmt: LogFormat = "plain", stream: IO[str] | None = None, *, redact_native: bool = False
+) -> logging.Handler | None:
     """Install the one stderr handler on the root logger, with the redactor; returns it (None if not installed).
 
     Like ``logging.basicConfig`` it leaves a root logger alone that someone else already configured (a test
-    harness, an embedding application), but it replaces its own handler when called again.
+    harness, an embedding application), but it replaces its own handler when called again. In JSON mode, and in
+    plain mode with ``redact_native`` (commands that open streams), fd 2 is pumped through the redactor.
     """
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {FORMATS}, not {fmt!r}")
@@ -185,9 +192,10 @@ def setup(level: int = logging.INFO, fmt: LogFormat = "plain", stream: IO[str] |
             if REDACTOR not in h.filters:
                 h.addFilter(REDACTOR)
         return None
-    if stream is None and fmt == "json" and _state["pump"] is None:
-        _state["pump"] = _StderrPump()
-    if stream is None and fmt == "json":
+    if stream is None and (fmt == "json" or redact_native) and _state["pump"] is None:
+        _state["pump"] = _StderrPump(fmt)
+    if stream is None and _state["pump"] is not None:
+        _state["pump"].fmt = fmt
         stream = _state["pump"].stream
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler._edgeanon = True  # type: ignore[attr-defined]

@@ -155,6 +155,26 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
     return [(c, s, n, m, float(v)) for c, s, n, m, v in out]  # float(): numpy scalars do not bind
 
 
+def _private_files(path: Path) -> None:
+    """Make the store and its ``-wal`` and ``-shm`` files mode 0600 whatever the umask, like the audit log.
+
+    SQLite creates the WAL and shared-memory files with the main file's permissions, so creating the main file
+    0600 first covers all three; files left by an older version are tightened here too.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return  # sqlite3.connect reports the real problem (a read-only directory, a missing parent)
+    try:
+        with suppress(OSError):  # not the owner (an export by another user): leave the mode to the owner
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with suppress(OSError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
 class AggregateStore:
     """SQLite in WAL mode with ``synchronous=FULL``: every commit is fsynced before ``write_bucket`` returns.
 
@@ -173,6 +193,7 @@ class AggregateStore:
         clock: Callable[[], float] = time.time,
         on_purge: Callable[[int, float], None] | None = None,
         busy_timeout_s: float = 5.0,
+        purge_on_open: bool = True,
     ) -> None:
         if retention_days < 1:
             raise ValueError(f"retention_days must be at least 1, got {retention_days}")
@@ -184,7 +205,8 @@ class AggregateStore:
         self._lock = threading.Lock()
         self._conn = self._open(busy_timeout_s)
         try:
-            self.purge()
+            if purge_on_open:
+                self.purge()
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreError(f"{self.path}: cannot purge the aggregate store: {exc}") from exc
@@ -204,6 +226,7 @@ class AggregateStore:
                 parent.mkdir(mode=0o750)
             except OSError as exc:
                 raise self._fail(f"cannot create directory {parent}: {_os_reason(exc, parent)}") from None
+        _private_files(self.path)
         try:
             conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
