@@ -185,3 +185,16 @@ def test_enabled_then_expired_in_a_real_run(tmp_path):
     assert on["state"] == "on" and off["state"] == "off" and off["reason"] == "expired"
     assert on["until"] == off["until"] and on["seq"] < off["seq"]
     assert datetime.fromisoformat(on["until"]).timestamp() == pytest.approx(until + 1, abs=2)
+
+
+def test_status_page_links_setup_only_while_the_mode_is_on():
+    from edgeanon.pages import StatusPage, StatusSink
+
+    cfg = parse_config(config_text())
+    clock = SimpleNamespace(t=1000.0)
+    mode = InstallerMode(1010.0, clock=lambda: clock.t)
+    page = StatusPage(cfg, list, StatusSink(cfg), installer=mode)
+    assert 'href="/setup"' in page.render()
+    clock.t = 1010.0  # past the deadline /setup is a 404: no link to it
+    assert 'href="/setup"' not in page.render()
+    assert 'href="/setup"' not in StatusPage(cfg, list, StatusSink(cfg)).render()

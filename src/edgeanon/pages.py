@@ -197,14 +197,16 @@ th,td{padding:3px 10px;border-bottom:1px solid #e0e0e0;text-align:left}td.num{te
 """
 
 
-def _page(title: str, header: str, body: str, head_extra: str = "", tail: str = "") -> str:
+def _page(title: str, header: str, body: str, head_extra: str = "", tail: str = "", setup: bool = False) -> str:
+    """``setup``: link /setup, which exists only while the installer mode is on."""
+    setup_link = '<a href="/setup">setup</a> · ' if setup else ""
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">{head_extra}'
         f"<style>{_CSS}</style></head><body><header>{header}</header><main>{body}</main>{tail}"
         f'<footer><p class="noimg">{NO_IMAGE_LINE}</p>'
-        '<p><a href="/">status</a> · <a href="/setup">setup</a> · <a href="/notice">notice (お知らせ)</a> · '
+        f'<p><a href="/">status</a> · {setup_link}<a href="/notice">notice (お知らせ)</a> · '
         '<a href="/metrics">metrics</a></p></footer></body></html>\n'
     )
 
@@ -313,8 +315,10 @@ class StatusPage:
         live: StatusSink,
         rows: Callable[[float, float], list[dict]] | None = None,  # (since, until) -> store rows
         clock: Callable[[], float] = time.time,
+        installer: InstallerMode | None = None,
     ) -> None:
         self.cfg = cfg
+        self._installer = installer
         self._statuses = statuses
         self._live = live
         self._rows = rows
@@ -381,7 +385,8 @@ class StatusPage:
             f"no identities · refreshes every {STATUS_REFRESH_S} s</p>"
         )
         refresh = f'<meta http-equiv="refresh" content="{STATUS_REFRESH_S}">'
-        return _page("edgeanon status", header, "".join(body), refresh)
+        setup = self._installer is not None and self._installer.active()
+        return _page("edgeanon status", header, "".join(body), refresh, setup=setup)
 
 
 # ---------------------------------------------------------------- setup page
@@ -524,4 +529,4 @@ class SetupPage:
             f"{_e(self.cfg.http.setup_until)}, then this page is off</p>"
         )
         head = f'<noscript><meta http-equiv="refresh" content="{SETUP_REFRESH_S}"></noscript>'
-        return _page("edgeanon setup", header, "".join(body), head, f"<script>{SETUP_SCRIPT}</script>")
+        return _page("edgeanon setup", header, "".join(body), head, f"<script>{SETUP_SCRIPT}</script>", setup=True)

@@ -133,9 +133,9 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         auth=BasicAuth({u.name: u.password_hash.get_secret_value() for u in auth.users}) if auth else None,
         open_paths=open_paths,
     )
-    status_page = StatusPage(cfg, runner.statuses, live, rows=store.rows)
-    setup_page = SetupPage(cfg, runner.statuses, ThrottledBoxes(boxes))
     installer = InstallerMode(cfg.setup_until_ts())
+    status_page = StatusPage(cfg, runner.statuses, live, rows=store.rows, installer=installer)
+    setup_page = SetupPage(cfg, runner.statuses, ThrottledBoxes(boxes))
 
     def setup(environ: dict[str, Any]) -> tuple[int, str, bytes]:
         if not installer.active():  # off unless http.setup_until is set and has not passed
