@@ -587,6 +587,11 @@ def test_promtool_check_config(config):
     assert "SUCCESS: 2 rule files found" in proc.stdout
 
 
+def test_promtool_check_agent_config():
+    proc = _promtool("check", "config", "--agent", str(PROM / "prometheus-agent.yml"))
+    assert proc.returncode == 0 and "SUCCESS" in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_promtool_check_and_unit_test_rules():
     rules = sorted((PROM / "rules").glob("*.yml"))
     assert [r.name for r in rules] == ["edgeanon-alerts.yml", "edgeanon-recording.yml"]
@@ -712,6 +717,18 @@ def test_shipped_configs_agree_with_the_unit_and_image():
                     assert set(entry["labels"]) == {"store", "device"}
                     targets += entry["targets"]
     assert targets and all(t.endswith(f":{HttpConfig().port}") for t in targets)
+    agent = yaml.safe_load((PROM / "prometheus-agent.yml").read_text())
+    (job,) = agent["scrape_configs"]
+    assert job["job_name"] == "edgeanon"
+    assert all(t == f"127.0.0.1:{HttpConfig().port}" for sc in job["static_configs"] for t in sc["targets"])
+    assert all(set(sc["labels"]) == {"store", "device"} for sc in job["static_configs"])
+    # head office evaluates the alerts over federated series: every raw series they read is federated, except
+    # the crossing counters (head office's recording rules would count them twice; the regions alert on those)
+    head = yaml.safe_load((PROM / "prometheus-head-office.yml").read_text())
+    (fed,) = [j for j in head["scrape_configs"] if j["job_name"] == "federate-regions"]
+    federated = {n for m in fed["params"]["match[]"] for n in re.findall(r'__name__="(\w+)"', m)}
+    read = {n for e in alert_rules().values() for n in promql_metric_names(e) if n.startswith("edgeanon_")}
+    assert read - federated == {"edgeanon_line_crossings_total"}, read - federated
     assert set(alert_rules()) >= {
         "EdgeanonTargetDown",
         "EdgeanonCameraDown",
