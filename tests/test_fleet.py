@@ -107,11 +107,14 @@ def agent_flags() -> list[str]:
     return ["--agent"] if re.search(r"^\s+--agent\b", out.stdout + out.stderr, re.M) else ["--enable-feature=agent"]
 
 
-def start_prometheus(stack: ExitStack, workdir: Path, config: dict, name: str, *flags: str) -> Prometheus:
+def start_prometheus(
+    stack: ExitStack, workdir: Path, config: dict, name: str, *flags: str, port: int | None = None
+) -> tuple[Prometheus, subprocess.Popen]:
+    """A Prometheus on loopback; given the same workdir and port again, it restarts on its own data."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / name
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = free_port()
+    port = port or free_port()
     agent = any("agent" in f for f in flags)
     storage = f"--storage.agent.path={workdir / 'wal'}" if agent else f"--storage.tsdb.path={workdir / 'tsdb'}"
     argv = [PROMETHEUS, f"--config.file={cfg}", storage, f"--web.listen-address=127.0.0.1:{port}", *flags]
@@ -119,7 +122,7 @@ def start_prometheus(stack: ExitStack, workdir: Path, config: dict, name: str, *
     proc = _spawn(stack, [*argv, "--log.level=warn"], workdir, log_path)
     url = f"http://127.0.0.1:{port}"
     _wait_http(f"{url}/-/ready", proc, log_path, 60)
-    return Prometheus(url)
+    return Prometheus(url), proc
 
 
 # ---------------------------------------------------------------- the shipped configs, rewritten for the test
@@ -256,6 +259,7 @@ class Fleet:
     head_office: Prometheus
     receiver: Prometheus
     agent_labels: dict[str, str]
+    receiver_outage: Callable[[float], tuple[float, float]]  # seconds -> wall-clock (stopped, restarting)
 
 
 @pytest.fixture
@@ -266,24 +270,33 @@ def fleet(tmp_path) -> Iterator[Fleet]:
     with ExitStack() as stack:  # every process started here is stopped on the way out, failed test or not
         # the servers first, so that they scrape each box from its first second
         regional_dir = _with_rules(tmp_path / "regional")
-        regional = start_prometheus(stack, regional_dir, regional_config(regional_dir, ports), "prometheus.yml")
-        head_office = start_prometheus(
+        regional, _ = start_prometheus(stack, regional_dir, regional_config(regional_dir, ports), "prometheus.yml")
+        head_office, _ = start_prometheus(
             stack, _with_rules(tmp_path / "head-office"), head_office_config(regional.url), "head-office.yml"
         )
-        receiver = start_prometheus(
-            stack,
-            _with_rules(tmp_path / "receiver"),
-            head_office_config(None),
-            "head-office.yml",
-            "--web.enable-remote-write-receiver",
-        )
+        receiver_args = (_with_rules(tmp_path / "receiver"), head_office_config(None), "head-office.yml")
+        receiver_flag = "--web.enable-remote-write-receiver"
+        receiver, receiver_proc = start_prometheus(stack, *receiver_args, receiver_flag)
+
+        def receiver_outage(seconds: float) -> tuple[float, float]:
+            """Head office unreachable for a while, as when the store's WAN is down."""
+            nonlocal receiver_proc
+            receiver_proc.terminate()
+            assert receiver_proc.wait(30) == 0
+            stopped = time.time()
+            time.sleep(seconds)
+            restarting = time.time()
+            port = int(receiver.url.rsplit(":", 1)[1])
+            _, receiver_proc = start_prometheus(stack, *receiver_args, receiver_flag, port=port)
+            return stopped, restarting
+
         agent_cfg = agent_config(ports["shibuya"], receiver.url)
         start_prometheus(stack, tmp_path / "agent", agent_cfg, "prometheus-agent.yml", *agent_flags())
         agent_labels = _job(agent_cfg, "edgeanon")["static_configs"][0]["labels"]
         devices = {s: start_device(stack, tmp_path / f"box-{s}", s, port) for s, port in ports.items()}
         for d in devices.values():  # the detector warms up before /healthz answers
             _wait_http(f"http://127.0.0.1:{d.port}/healthz", d.proc, d.log, 120)
-        yield Fleet(devices, regional, head_office, receiver, agent_labels)
+        yield Fleet(devices, regional, head_office, receiver, agent_labels, receiver_outage)
 
 
 # ---------------------------------------------------------------- helpers over the HTTP API
@@ -465,6 +478,19 @@ def test_fleet_federation_and_remote_write(fleet: Fleet, capsys):
             == {(d,): v for (s, d), v in per_store.items() if s == "shibuya"}
         ),
     )
+
+    # 7b. head office unreachable for 10 s: the agent keeps the samples and sends them when it is back, so the
+    #     receiver has the box's `up` for the seconds it was down (1 per second; half of them is the bound here)
+    stopped, restarting = fleet.receiver_outage(10)
+    window = int(restarting - stopped) - 2
+    during = f'count_over_time(up{{job="edgeanon",{sel}}}[{window}s])'
+
+    def backfilled():
+        data = receiver.get("/api/v1/query", query=during, time=f"{restarting - 1:.3f}")["result"]
+        return float(data[0]["value"][1]) if data else 0.0
+
+    _wait("the agent to send what it kept during the outage", lambda: backfilled() >= window / 2, 120)
+    observed["remote_write_outage"] = {"window_s": window, "samples_in_window": backfilled()}
 
     # 8. the boxes stop; their last /metrics still shows the same counters, and head office keeps the totals
     at_end = {s: d.crossings() for s, d in devices.items()}
