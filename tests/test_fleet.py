@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -291,12 +291,19 @@ def fleet(tmp_path) -> Iterator[Fleet]:
             return stopped, restarting
 
         agent_cfg = agent_config(ports["shibuya"], receiver.url)
-        start_prometheus(stack, tmp_path / "agent", agent_cfg, "prometheus-agent.yml", *agent_flags())
+        _, agent_proc = start_prometheus(stack, tmp_path / "agent", agent_cfg, "prometheus-agent.yml", *agent_flags())
         agent_labels = _job(agent_cfg, "edgeanon")["static_configs"][0]["labels"]
         devices = {s: start_device(stack, tmp_path / f"box-{s}", s, port) for s, port in ports.items()}
         for d in devices.values():  # the detector warms up before /healthz answers
             _wait_http(f"http://127.0.0.1:{d.port}/healthz", d.proc, d.log, 120)
-        yield Fleet(devices, regional, head_office, receiver, agent_labels, receiver_outage)
+        try:
+            yield Fleet(devices, regional, head_office, receiver, agent_labels, receiver_outage)
+        finally:
+            # the agent goes before the receiver, which a restart put last on the stack: otherwise the agent spends
+            # its shutdown trying to flush to a receiver already gone (the stack then kills it)
+            with suppress(subprocess.TimeoutExpired, ProcessLookupError):
+                os.killpg(agent_proc.pid, signal.SIGTERM)
+                agent_proc.wait(20)
 
 
 # ---------------------------------------------------------------- helpers over the HTTP API
