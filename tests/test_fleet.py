@@ -245,7 +245,7 @@ def start_device(stack: ExitStack, workdir: Path, store: str, port: int) -> Devi
     cfg = workdir / "edgeanon.yaml"
     cfg.write_text(yaml.safe_dump(device_config(store), sort_keys=False))
     log = workdir / "edgeanon.log"
-    argv = [sys.executable, "-m", "edgeanon", "run", str(cfg), "--port", str(port), "--quiet", "--duration", "170"]
+    argv = [sys.executable, "-m", "edgeanon", "run", str(cfg), "--port", str(port), "--quiet", "--duration", "400"]
     proc = _spawn(stack, argv, workdir, log)
     return Device(store, port, proc, log)
 
