@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import datetime
@@ -73,11 +74,65 @@ QUERY_CREDENTIALS = frozenset(
 """Query parameters that carry credentials in camera URLs (?user=admin&password=..., ?token=...)."""
 
 
-class UrlSource(_Model):
+class PasswordRefs(_Model):
+    """Where a password comes from, besides an inline ``password``: a file or an environment variable, so the
+    config file itself can hold no secret. At most one of the three; read when the service starts."""
+
+    password_file: str | None = Field(
+        None,
+        min_length=1,
+        description="File whose first line is the password (keep it readable only by the service user); "
+        "never logged or exported.",
+    )
+    password_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="Name of an environment variable that holds the password; never logged or exported.",
+    )
+
+    @model_validator(mode="after")
+    def _one_password(self) -> PasswordRefs:
+        given = [f for f in ("password", "password_file", "password_env") if getattr(self, f, None) is not None]
+        if len(given) > 1:
+            raise ValueError(_at((given[1],), f"give only one of {', '.join(given)}"))
+        return self
+
+    @property
+    def has_password(self) -> bool:
+        return any(getattr(self, f, None) is not None for f in ("password", "password_file", "password_env"))
+
+    def read_password(self, where: str) -> str | None:
+        """The password from wherever the config says, or None; ``where`` (e.g. ``mqtt``) names it in errors,
+        which never contain the value."""
+        inline = getattr(self, "password", None)
+        if inline is not None:
+            return inline.get_secret_value()
+        if self.password_file is not None:
+            path = Path(self.password_file).expanduser()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                raise ConfigError(f"{where}.password_file: cannot read {path}: {reason}") from None
+            first = text.splitlines()[0] if text.strip() else ""
+            if not first:
+                raise ConfigError(f"{where}.password_file: {path} is empty")
+            return first
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env, "")
+            if not value:
+                raise ConfigError(f"{where}.password_env: environment variable {self.password_env} is not set or empty")
+            return value
+        return None
+
+
+class UrlSource(PasswordRefs):
     kind: Literal["url"] = Field(description="A network stream: rtsp://, rtsps://, http:// or https://.")
     url: str = Field(description="Stream URL without credentials; put them in username/password.")
     username: str | None = Field(None, description="Stream user name, if the camera needs one.")
-    password: SecretStr | None = Field(None, description="Stream password; never logged or exported.")
+    password: SecretStr | None = Field(
+        None, description="Stream password, inline; prefer password_file or password_env. Never logged or exported."
+    )
 
     @field_validator("url")
     @classmethod
@@ -104,7 +159,8 @@ class UrlSource(_Model):
         from urllib.parse import quote
 
         scheme, rest = self.url.split("://", 1)
-        pw = "" if self.password is None else ":" + quote(self.password.get_secret_value(), safe="")
+        secret = self.read_password("source")
+        pw = "" if secret is None else ":" + quote(secret, safe="")
         return f"{scheme}://{quote(self.username, safe='')}{pw}@{rest}"
 
 
@@ -442,7 +498,7 @@ class HttpConfig(_Model):
     )
 
 
-class PushConfig(_Model):
+class PushConfig(PasswordRefs):
     url: str = Field(
         description="Pushgateway base URL, http:// or https:// without credentials, e.g. http://pushgw.example.net:9091."
     )
@@ -452,7 +508,9 @@ class PushConfig(_Model):
     device: Name = Field(description="Grouping-key label `device`: this box, unique within the store.")
     job: Name = Field("edgeanon", description="Pushgateway job name; the shipped alert rules expect edgeanon.")
     username: str | None = Field(None, description="Basic-auth user, if the Pushgateway needs one.")
-    password: SecretStr | None = Field(None, description="Basic-auth password; never logged or exported.")
+    password: SecretStr | None = Field(
+        None, description="Basic-auth password, inline; prefer password_file or password_env. Never logged or exported."
+    )
 
     @field_validator("url")
     @classmethod
@@ -460,6 +518,64 @@ class PushConfig(_Model):
         from edgeanon.sinks.push import check_url
 
         return check_url(v)
+
+
+_TOPIC_LEVELS = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def _topic_prefix(v: str | None) -> str | None:
+    if v is not None and not _TOPIC_LEVELS.match(v):
+        raise ValueError("must be topic levels of A-Z, a-z, 0-9, '_', '.' or '-' separated by '/' (no wildcards)")
+    return v
+
+
+class MqttTls(_Model):
+    ca_file: str = Field(
+        description="PEM file of the CA that signed the broker's certificate; the broker's host name is verified."
+    )
+
+
+class MqttConfig(PasswordRefs):
+    """Publish aggregates to an MQTT broker: closed buckets, live occupancy and in/out, availability and, opt-in,
+    Home Assistant discovery. Nothing but aggregates is published (README: MQTT topics)."""
+
+    host: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.:_\[\]-]+$", description="Broker host name or address.")
+    port: int | None = Field(None, ge=1, le=65535, description="Broker port; empty: 1883, or 8883 with tls.")
+    site: Name = Field(description="Site name: in the default topic prefix, every message key and discovery id.")
+    tls: MqttTls | None = Field(None, description="Connect with TLS, verifying the broker against ca_file.")
+    username: str | None = Field(
+        None, min_length=1, max_length=256, description="User name, if the broker needs one (then give a password)."
+    )
+    topic_prefix: Annotated[str | None, AfterValidator(_topic_prefix)] = Field(
+        None, description="Prefix of every edgeanon topic; empty: edgeanon/<site>."
+    )
+    live: bool = Field(
+        True,
+        description="Publish live occupancy per camera and zone, in/out per line and site occupancy (retained, QoS 0), "
+        "at most once a second per topic and only when the value changes.",
+    )
+    discovery: bool = Field(
+        False,
+        description="Publish Home Assistant MQTT discovery configs (retained) for zone occupancy, line in/out, site "
+        "occupancy and camera up.",
+    )
+    discovery_prefix: Annotated[str, AfterValidator(_topic_prefix)] = Field(
+        "homeassistant", description="Home Assistant's discovery prefix."
+    )
+    client_id: Name | None = Field(None, description="MQTT client id; empty: edgeanon-<site>. Unique per broker.")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive: a dead connection is noticed after 1.5x.")
+    reconnect_max_s: int = Field(
+        30, ge=1, le=600, description="Cap of the reconnect back-off (1 s, doubling) while the broker is down."
+    )
+    close_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="At shutdown, wait at most this long for waiting buckets to reach the broker."
+    )
+
+    @model_validator(mode="after")
+    def _credentials(self) -> MqttConfig:
+        if self.has_password and self.username is None:
+            raise ValueError(_at(("username",), "a password needs a username"))
+        return self
 
 
 # ---------------------------------------------------------------- policy (guidebook)
@@ -629,6 +745,9 @@ class Config(_Model):
     storage: Storage = Field(default_factory=Storage)
     push: PushConfig | None = Field(
         None, description="Also push the metrics to a Prometheus Pushgateway (boxes that head office cannot scrape)."
+    )
+    mqtt: MqttConfig | None = Field(
+        None, description="Also publish the aggregates to an MQTT broker (store systems, Home Assistant)."
     )
     cameras: list[Camera] = Field(min_length=1, description="The cameras of this site.")
     entrances: list[EntranceRef] = Field(

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from edgeanon import __version__, logs, sdnotify
-from edgeanon.config import Config, UrlSource
+from edgeanon.config import Config, PasswordRefs, UrlSource
 from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon")
@@ -109,8 +109,15 @@ def serve(cfg: Config, opts: RunOptions) -> int:
             timeout_s=p.timeout_s,
             job=p.job,
             username=p.username,
-            password=p.password.get_secret_value() if p.password is not None else None,
+            password=p.read_password("push"),
         )
+    mqtt = _mqtt_sink(cfg, runner) if cfg.mqtt is not None else None
+    if mqtt is not None:
+        from edgeanon.sinks.mqtt import MqttHealth
+
+        runner.aggregator.sinks.append(mqtt)
+        prom.registry.register(MqttHealth(mqtt))
+    if pusher is not None:
         runner.aggregator.sinks.append(pusher)  # last: its close() pushes the bucket the others just flushed
     boxes = _live_boxes(runner)
 
@@ -185,6 +192,8 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     # cyclic collector's full passes, which otherwise hold the GIL for tens of ms while the pipeline runs.
     gc.freeze()
     runner.start()
+    if mqtt is not None:
+        mqtt.start()
     if pusher is not None:
         pusher.start()
     notifier = sdnotify.Notifier()  # systemd Type=notify: READY once serving, WATCHDOG while the loop turns
@@ -257,20 +266,54 @@ def _status_line(runner) -> None:
 
 
 def config_secrets(cfg: Config) -> list[str]:
-    """Every secret the config holds, for the log redactor: stream passwords and the auth hashes (whole, and
-    the digest part alone)."""
-    out = [
-        cam.source.password.get_secret_value()
-        for cam in cfg.cameras
-        if isinstance(cam.source, UrlSource) and cam.source.password is not None
+    """Every secret the config holds or points to, for the log redactor: stream, push and MQTT passwords (inline,
+    from a password_file or an environment variable) and the auth hashes (whole, and the digest part alone).
+
+    Reading them here also makes an unreadable password file a start-up error that names the field."""
+    refs: list[tuple[str, PasswordRefs]] = [
+        (f"cameras.{i}.source", cam.source) for i, cam in enumerate(cfg.cameras) if isinstance(cam.source, UrlSource)
     ]
+    refs += [(name, sec) for name, sec in (("push", cfg.push), ("mqtt", cfg.mqtt)) if sec is not None]
+    out = [pw for where, ref in refs if (pw := ref.read_password(where)) is not None]
     if cfg.http.auth is not None:
         for u in cfg.http.auth.users:
             h = u.password_hash.get_secret_value()
             out += [h, h.rsplit("$", 1)[-1]]
-    if cfg.push is not None and cfg.push.password is not None:
-        out.append(cfg.push.password.get_secret_value())
     return out
+
+
+def _mqtt_sink(cfg: Config, runner):
+    """The MQTT sink for ``cfg.mqtt`` (not started), with the password read from wherever the config says."""
+    from edgeanon import policy
+    from edgeanon.sinks.mqtt import MqttSettings, MqttSink
+
+    m = cfg.mqtt
+    assert m is not None
+    settings = MqttSettings(
+        host=m.host,
+        site=m.site,
+        port=m.port or (8883 if m.tls is not None else 1883),
+        prefix=m.topic_prefix or "",
+        client_id=m.client_id or "",
+        username=m.username,
+        password=m.read_password("mqtt"),
+        ca_file=m.tls.ca_file if m.tls is not None else None,
+        live=m.live,
+        discovery=m.discovery,
+        discovery_prefix=m.discovery_prefix,
+        keepalive_s=m.keepalive_s,
+        reconnect_max_s=m.reconnect_max_s,
+        close_timeout_s=m.close_timeout_s,
+    )
+    layout = {c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines]) for c in cfg.cameras}
+    allowed = policy.allowed_outputs(cfg.purpose_ids)
+    return MqttSink(
+        settings,
+        layout,
+        runner.statuses,
+        zones="zone_occupancy" in allowed,
+        lines="line_crossings" in allowed,
+    )
 
 
 def _warn_exposure(cfg: Config) -> None:

@@ -35,6 +35,7 @@ log = logging.getLogger("edgeanon.store")
 SCHEMA_VERSION = "2"
 _UPGRADABLE = ("1",)  # older versions that the idempotent CREATE statements below bring up to date
 PURGE_INTERVAL_S = 3600.0
+MAX_BACKLOG = 1440  # buckets kept in memory while a sink's destination fails: a day of 60-s buckets
 COLUMNS = ("bucket_start", "bucket_seconds", "camera", "scope", "name", "metric", "value")
 EXPORT_COLUMNS = ("bucket_start_utc", "bucket_seconds", "camera", "scope", "name", "metric", "value")
 
@@ -400,7 +401,7 @@ class StoreSink:
 
     name = "store"
 
-    def __init__(self, store: AggregateStore, max_backlog: int = 1440) -> None:
+    def __init__(self, store: AggregateStore, max_backlog: int = MAX_BACKLOG) -> None:
         if max_backlog < 1:
             raise ValueError(f"max_backlog must be at least 1, got {max_backlog}")
         self.store = store
