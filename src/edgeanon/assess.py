@@ -25,6 +25,7 @@ is the purpose specific, the capture proportionate, the notice complete, the dev
 | management.endpoint-auth      | 管理時      | no network-reachable endpoint without authentication (fail)       |
 | management.endpoint-tls       | 管理時      | TLS when the endpoint is reachable from the network               |
 | management.credentials        | 管理時      | stream credentials in the config: file permissions, placeholders  |
+| management.cleartext-passwords| 管理時      | no password in clear beyond loopback: http camera, MQTT, push    |
 
 ``http.auth`` and ``http.tls`` are read with ``getattr``: absent, ``None``, ``False`` or ``enabled: false`` all mean
 "not configured", so this module works before and after those settings exist.
@@ -748,6 +749,7 @@ def _management(cfg: Config, path: str | Path | None) -> list[Item]:
     if installer is not None:
         items.append(installer)
     items.append(_credentials(cfg, path))
+    items.append(_cleartext_passwords(cfg))
     return items
 
 
@@ -769,6 +771,43 @@ def _installer_mode(cfg: Config) -> Item | None:
         f"installer mode is on until {until}: /setup shows live outlines of people, and the notice says so. Remove "
         "http.setup_until once zones and lines are placed.",
     )
+
+
+def _cleartext_passwords(cfg: Config) -> Item:
+    """One policy for every password edgeanon sends: never in clear text to a host beyond loopback. HTTP basic
+    auth without TLS, MQTT without TLS and a push URL over http all send it readable by anyone on the path."""
+    title = "No password sent in clear text over the network"
+    failed: list[str] = []
+    sent = 0
+    for cam in cfg.cameras:
+        src = cam.source
+        if not getattr(src, "has_password", False):
+            continue
+        sent += 1
+        parts = urlsplit(src.url)
+        if is_loopback(parts.hostname or ""):
+            continue
+        if parts.scheme == "http":  # (RTSP cameras normally use digest authentication, which sends no password)
+            failed.append(f"camera {cam.id} sends its password over http:// (basic auth without TLS); use https://")
+    push = cfg.push
+    if push is not None and push.has_password:
+        sent += 1
+        parts = urlsplit(push.url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            failed.append(f"push.url {push.url} sends the basic-auth password over http://; use https://")
+    mqtt = getattr(cfg, "mqtt", None)
+    if mqtt is not None and mqtt.has_password:
+        sent += 1
+        if mqtt.tls is None and not is_loopback(mqtt.host):
+            failed.append(f"mqtt sends its password to {mqtt.host} without TLS; configure mqtt.tls")
+    if failed:
+        return Item("management", "management.cleartext-passwords", title, "fail", "; ".join(failed) + ".")
+    reason = (
+        f"{sent} password(s) configured; each goes over TLS or stays on loopback."
+        if sent
+        else "no camera, push or MQTT password configured."
+    )
+    return Item("management", "management.cleartext-passwords", title, "pass", reason)
 
 
 def _credentials(cfg: Config, path: str | Path | None) -> Item:
