@@ -204,3 +204,65 @@ def test_backlog_waits_for_the_broker_and_delivers_in_order(tmp_path):
         broker.stop()
     assert [s["bucket_start"] for s in keyed(msgs, "bucket/site")] == [2020, 2030, 2040]  # the oldest two dropped
     assert [d["bucket_start"] for d in keyed(msgs, "bucket/camera/door")] == [2020, 2030, 2040]
+
+
+def test_tls_with_a_ca_file(tmp_path):
+    broker = Broker(tmp_path / "b", tls=True)
+    other_ca = tmp_path / "other"
+    other_ca.mkdir()
+    from tests.mqtt_helpers import make_ca
+
+    wrong_ca = make_ca(other_ca)
+    good = MqttSink(settings(broker.tls_port, ca_file=str(broker.ca_file)), LAYOUT)
+    bad = MqttSink(settings(broker.tls_port, ca_file=str(wrong_ca), site="shop-2"), LAYOUT)
+    sub = Subscriber(broker.port, "edgeanon/#")
+    good.start()
+    bad.start()
+    try:
+        good.on_bucket(bucket(3000))
+        msgs = sub.wait_for(lambda m: len(keyed(m, "bucket/site")) >= 1, 30)
+        time.sleep(2)
+        assert not bad.connected and bad.connect_failures >= 1  # a broker the CA did not sign is refused
+    finally:
+        good.close()
+        bad.close()
+        sub.close()
+        broker.stop()
+    assert keyed(msgs, "bucket/site")[0]["bucket_start"] == 3000
+    assert not any(m.topic.startswith("edgeanon/shop-2/") for m in msgs)
+
+
+def test_retained_state_is_restored_after_the_broker_restarts(tmp_path):
+    """A broker without persistence forgets every retained message when it restarts: after reconnecting, edgeanon
+    publishes its birth, the discovery configs and every live value again, so a new consumer sees the state."""
+    broker = Broker(tmp_path / "b")
+    sink = MqttSink(settings(broker.port, discovery=True), LAYOUT, up("door", "aisle"))
+    sink.start()
+    try:
+        sink.on_frame(frame("door", "queue", 3, {"entrance": (2, 1)}), 7)
+        sub = Subscriber(broker.port, "edgeanon/#")
+        sub.wait_for(lambda m: any(x.topic.endswith("zone/queue/occupancy") for x in m), 20)
+        sub.close()
+        broker.kill()
+        broker.start()
+        late = Subscriber(broker.port, "#")
+        msgs = late.wait_for(
+            lambda m: {"status", "occupancy", "in", "out", "up", "config"} <= {x.topic.rsplit("/", 1)[-1] for x in m},
+            30,
+        )
+        sink.on_bucket(bucket(4000))
+        after = late.wait_for(lambda m: len(keyed(m, "bucket/site")) >= 1, 20)
+        late.close()
+    finally:
+        sink.close()
+        broker.stop()
+    retained = {m.topic: m.payload for m in msgs if m.retain}  # replayed at subscription: the broker's state
+    p = "edgeanon/shop-1"
+    assert retained[f"{p}/status"] == b"online"
+    assert retained[f"{p}/live/camera/door/zone/queue/occupancy"] == b"3"
+    assert retained[f"{p}/live/camera/door/line/entrance/in"] == b"2"
+    assert retained[f"{p}/live/camera/door/line/entrance/out"] == b"1"
+    assert retained[f"{p}/live/site/occupancy"] == b"7"
+    assert retained[f"{p}/live/camera/aisle/up"] == b"1"
+    assert sum(t.startswith("homeassistant/") for t in retained) == 7
+    assert keyed(after, "bucket/site")[0]["bucket_start"] == 4000
