@@ -4,16 +4,18 @@ the broker going away and coming back, a bounded backlog, and a wrong password."
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
 import pytest
 
 from edgeanon.aggregate import Bucket, CameraBucket, FrameResult, LineBucket, ZoneBucket
-from edgeanon.sinks.mqtt import MqttSettings, MqttSink
+from edgeanon.sinks.mqtt import MqttHealth, MqttSettings, MqttSink
 from edgeanon.sinks.store import StoreSink
 from edgeanon.status import CameraStatus
 from tests.mqtt_helpers import PASSWORD, USER, Broker, Subscriber, WireTap
+from tests.pipeline_helpers import ROOT
 
 LAYOUT = {"door": (["queue"], ["entrance"]), "aisle": (["shelf"], [])}
 
@@ -51,6 +53,20 @@ def broker(tmp_path):
 
 def keyed(msgs, topic_part: str) -> list[dict]:
     return [json.loads(m.payload) for m in msgs if topic_part in m.topic]
+
+
+def mqtt_metrics(sink: MqttSink) -> dict[str, float]:
+    """The sink's series as /metrics exposes them; their names are exactly the README's edgeanon_mqtt_* rows."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    registry = CollectorRegistry()
+    registry.register(MqttHealth(sink))
+    text = generate_latest(registry).decode()
+    out = {s.name: s.value for fam in text_string_to_metric_families(text) for s in fam.samples}
+    readme = (ROOT / "README.md").read_text()
+    assert set(out) == set(re.findall(r"^\| `(edgeanon_mqtt_[a-z_]+)` \|", readme, re.M))
+    return out
 
 
 def test_backlog_has_the_store_sinks_kind_and_bound():
@@ -148,7 +164,7 @@ def test_last_will_marks_the_site_offline_when_the_connection_dies(broker, tmp_p
 
     script = textwrap.dedent(f"""
         import time
-        from edgeanon.sinks.mqtt import MqttSettings, MqttSink
+        from edgeanon.sinks.mqtt import MqttHealth, MqttSettings, MqttSink
         s = MqttSink(MqttSettings(host="127.0.0.1", site="shop-1", port={broker.port}, username={USER!r},
                                   password={PASSWORD!r}, keepalive_s=5), {{"door": ([], [])}})
         s.start()
@@ -189,6 +205,9 @@ def test_backlog_waits_for_the_broker_and_delivers_in_order(tmp_path):
         time.sleep(2)
         assert sink.backlog_len == 3 and sink.dropped_buckets == 2 and not sink.connected
         assert sink.connect_failures >= 1
+        m = mqtt_metrics(sink)
+        assert m["edgeanon_mqtt_backlog_buckets"] == 3 and m["edgeanon_mqtt_dropped_buckets_total"] == 2
+        assert m["edgeanon_mqtt_connected"] == 0 and m["edgeanon_mqtt_connect_failures_total"] >= 1
         broker.start()
         sub = Subscriber(broker.port, "edgeanon/#")
         tap.gate.set()
@@ -197,6 +216,9 @@ def test_backlog_waits_for_the_broker_and_delivers_in_order(tmp_path):
         while sink.backlog_len and time.monotonic() < deadline:
             time.sleep(0.1)
         assert sink.backlog_len == 0 and sink.published_buckets == 3
+        m = mqtt_metrics(sink)
+        assert m["edgeanon_mqtt_published_buckets_total"] == 3 and m["edgeanon_mqtt_connected"] == 1
+        assert m["edgeanon_mqtt_backlog_buckets"] == 0
         sub.close()
     finally:
         sink.close()
