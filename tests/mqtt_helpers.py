@@ -40,7 +40,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_ca(d: Path) -> Path:
+def make_ca(d: Path, san: str = "DNS:localhost,IP:127.0.0.1") -> Path:
     """A throwaway CA and a server certificate for localhost / 127.0.0.1 signed by it; returns the CA file."""
     openssl = need(OPENSSL, "openssl")
 
@@ -62,7 +62,7 @@ def make_ca(d: Path) -> Path:
         "-subj",
         "/CN=test CA",
     )
-    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    (d / "ext.cnf").write_text(f"subjectAltName={san}\n")
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
     run(
         *("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"),
@@ -78,6 +78,7 @@ class Broker:
     dir: Path
     tls: bool = False
     persistence: bool = False
+    san: str = "DNS:localhost,IP:127.0.0.1"  # the names the server certificate is valid for
     port: int = field(default_factory=free_port)
     tls_port: int = field(default_factory=free_port)
     ca_file: Path | None = None
@@ -101,7 +102,7 @@ class Broker:
             f"listener {self.port} 127.0.0.1",
         ]
         if self.tls:
-            self.ca_file = make_ca(self.dir)
+            self.ca_file = make_ca(self.dir, self.san)
             lines += [
                 f"listener {self.tls_port} 127.0.0.1",
                 f"cafile {self.ca_file}",

@@ -288,3 +288,22 @@ def test_retained_state_is_restored_after_the_broker_restarts(tmp_path):
     assert retained[f"{p}/live/camera/aisle/up"] == b"1"
     assert sum(t.startswith("homeassistant/") for t in retained) == 7
     assert keyed(after, "bucket/site")[0]["bucket_start"] == 4000
+
+
+def test_tls_verifies_the_brokers_host_name(tmp_path):
+    broker = Broker(tmp_path / "b", tls=True, san="DNS:localhost")  # valid for localhost, not for 127.0.0.1
+    by_ip = MqttSink(settings(broker.tls_port, ca_file=str(broker.ca_file)), LAYOUT)
+    by_name = MqttSink(settings(broker.tls_port, ca_file=str(broker.ca_file), host="localhost", site="s2"), LAYOUT)
+    by_ip.start()
+    by_name.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not by_name.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert by_name.connected, broker.log()
+        time.sleep(2)
+        assert not by_ip.connected and by_ip.connect_failures >= 1
+    finally:
+        by_ip.close()
+        by_name.close()
+        broker.stop()

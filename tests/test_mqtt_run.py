@@ -181,6 +181,8 @@ def test_full_run_publishes_only_documented_aggregates_that_match_the_store(tmp_
             flat |= {("zone", z, k): v for z, ms in p["zones"].items() for k, v in ms.items()}
             flat |= {("line", ln, k): v for ln, ms in p["lines"].items() for k, v in ms.items()}
         assert flat == stored, key
+    last = max(start for _, start in by_key)  # the bucket flushed at the end of --duration, and only it
+    assert all(p[0]["partial"] == (key[1] == last) for key, p in received.items()), sorted(received)
     inferred = sum(v for s in by_key.values() for k, v in s.items() if k[2] == "frames_inferred")
     assert inferred > 50  # the run really counted
 
