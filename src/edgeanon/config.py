@@ -568,7 +568,11 @@ class MqttConfig(PasswordRefs):
         30, ge=1, le=600, description="Cap of the reconnect back-off (1 s, doubling) while the broker is down."
     )
     close_timeout_s: float = Field(
-        5.0, gt=0, le=60, description="At shutdown, wait at most this long for waiting buckets to reach the broker."
+        5.0,
+        gt=0,
+        le=60,
+        description="At shutdown, while connected, wait at most this long for waiting buckets to reach the broker "
+        "(a broker that is away is not waited for: the buckets are counted as dropped).",
     )
 
     @model_validator(mode="after")

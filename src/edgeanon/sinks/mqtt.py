@@ -351,7 +351,9 @@ class MqttSink:
                 if self.settings.live:
                     self._publish_live()
                 self._publish_backlog()
-            if deadline is not None and (self.backlog_len == 0 or time.monotonic() >= deadline):
+            if deadline is not None and (
+                self.backlog_len == 0 or time.monotonic() >= deadline or not self._connected.is_set()
+            ):  # a broker that is away at shutdown must not hold the stop up
                 return
             self._wake.wait(_TICK_S)
             self._wake.clear()
