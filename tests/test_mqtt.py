@@ -312,3 +312,30 @@ def test_tls_verifies_the_brokers_host_name(tmp_path):
         by_ip.close()
         by_name.close()
         broker.stop()
+
+
+def test_topic_prefix_from_the_config(broker, monkeypatch):
+    """The config's topic_prefix and password_env reach the sink the service builds."""
+    from types import SimpleNamespace
+
+    from edgeanon.config import parse_config
+    from edgeanon.service import _mqtt_sink
+    from tests.pipeline_helpers import DEFAULT_CONFIG
+
+    text = DEFAULT_CONFIG.read_text() + (
+        f"mqtt: {{host: 127.0.0.1, port: {broker.port}, site: shop-1, topic_prefix: acme/stores/7, username: {USER},"
+        " password_env: EDGEANON_TEST_MQTT_PW, reconnect_max_s: 1}\n"
+    )
+    monkeypatch.setenv("EDGEANON_TEST_MQTT_PW", PASSWORD)
+    sink = _mqtt_sink(parse_config(text), SimpleNamespace(statuses=up("sample")))
+    sub = Subscriber(broker.port, "#")
+    sink.start()
+    try:
+        sink.on_bucket(bucket(5000))
+        msgs = sub.wait_for(lambda m: len(keyed(m, "bucket/site")) >= 1, 20)
+    finally:
+        sink.close()
+        sub.close()
+    topics = {m.topic for m in msgs}
+    assert {"acme/stores/7/status", "acme/stores/7/bucket/site", "acme/stores/7/live/camera/sample/up"} <= topics
+    assert all(t.startswith("acme/stores/7/") for t in topics)

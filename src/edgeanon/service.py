@@ -285,8 +285,11 @@ def config_secrets(cfg: Config) -> list[str]:
 def _mqtt_sink(cfg: Config, runner):
     """The MQTT sink for ``cfg.mqtt`` (not started), with the password read from wherever the config says."""
     from edgeanon import policy
-    from edgeanon.sinks.mqtt import MqttSettings, MqttSink
 
+    try:
+        from edgeanon.sinks.mqtt import MqttSettings, MqttSink
+    except ImportError as exc:
+        raise EdgeanonError(f"the mqtt section needs paho-mqtt ({exc}): pip install 'edgeanon[mqtt]'") from None
     m = cfg.mqtt
     assert m is not None
     settings = MqttSettings(

@@ -28,6 +28,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import paho.mqtt.client as mqtt
+
 from edgeanon import __version__
 from edgeanon.aggregate import Bucket, FrameResult
 from edgeanon.sinks.store import MAX_BACKLOG, bucket_rows
@@ -196,8 +198,6 @@ class MqttSink:
         lines: bool = True,
         max_backlog: int = MAX_BACKLOG,
     ) -> None:
-        import paho.mqtt.client as mqtt
-
         if max_backlog < 1:
             raise ValueError(f"max_backlog must be at least 1, got {max_backlog}")
         self.settings = settings
