@@ -195,7 +195,7 @@ def test_broker_killed_and_restarted_mid_run(tmp_path):
     sub = Subscriber(broker.port, f"{PREFIX}/bucket/#", client_id="test-subscriber")
     cfg = write_config(tmp_path, tap.port, discovery=False, live=False)
     proc = subprocess.Popen(
-        run_args(cfg, 4.5 * BUCKET_S),
+        run_args(cfg, 4 * BUCKET_S),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
