@@ -30,4 +30,5 @@ class CameraStatus:
     last_frame: float | None = None  # monotonic
     last_error: str = ""
     frame_size: tuple[int, int] | None = None  # (width, height)
+    geometry_errors: tuple[str, ...] = ()  # zones or lines that do not fit the frame (set on its first frame)
     counters: FrameCounters = field(default_factory=FrameCounters)
