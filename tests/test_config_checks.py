@@ -327,3 +327,110 @@ def test_detect_uses_the_demo_configs_model():
     default = load_manifest()[0].default
     assert demo.detector.model in (None, default)  # the demo names no other model than the one default
     assert f"with {default} on" in proc.stderr, proc.stderr
+
+
+# ---------------------------------------------------------------- a real run: first-frame geometry, exposure, notice
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_run_first_frame_geometry_marks_camera_not_ready(tmp_path):
+    """A line outside the frame passes the schema (no frame size there) but the first frame catches it: an
+    error in the log and /readyz 503 naming the camera. The same run binds all interfaces with the explicit
+    escape, and its warning names the port actually bound (port 0 here), not the configured one."""
+    import os
+    import re
+    import time
+
+    far = {"name": "crossing", "a": [5000, 6000], "b": [5100, 6100]}
+    data = config(
+        cameras=[camera(lines=[far])],
+        storage={"directory": str(tmp_path / "data")},
+        http={"host": "0.0.0.0", "port": 9108, "allow_unauthenticated": True},
+    )
+    path = write(tmp_path, data)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeanon", "run", str(path), "--port", "0", "--quiet", "--duration", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=tmp_path,
+    )
+    err: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        port = None
+        assert proc.stderr is not None
+        while time.monotonic() < deadline and port is None:
+            line = proc.stderr.readline()
+            err.append(line)
+            m = re.search(r"serving http://0\.0\.0\.0:(\d+)/metrics", line)
+            port = int(m.group(1)) if m else None
+            assert line or proc.poll() is None, "".join(err)
+        assert port is not None and port != 9108, "".join(err)
+        warning = next(t for t in err if "http.auth is not configured" in t)
+        assert f"port {port} " in warning  # the bound port, not 9108
+        while time.monotonic() < deadline:  # the first frame arrives within seconds
+            line = proc.stderr.readline()
+            err.append(line)
+            if "lies outside the 768x576 frame" in line:
+                break
+        assert "camera sample: line 'crossing': a [5000, 6000] lies outside the 768x576 frame" in err[-1]
+        status, body = _get(f"http://127.0.0.1:{port}/readyz")
+        ready = json.loads(body)
+        assert status == 503 and ready["misplaced"] == ["sample"] and not ready["stale"], ready
+        assert ready["cameras"]["sample"]["geometry_problems"] == 1
+        assert "5000" not in body  # /readyz may be open: it gives the count, the log and /setup the detail
+        status, ja = _get(f"http://127.0.0.1:{port}/notice")
+        assert status == 200 and 'href="?lang=en"' in ja
+        status, en = _get(f"http://127.0.0.1:{port}/notice?lang=en")
+        assert status == 200 and 'href="?lang=ja"' in en
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+
+
+def test_run_with_fitting_geometry_is_ready(tmp_path):
+    import os
+    import re
+    import time
+
+    data = config(storage={"directory": str(tmp_path / "data")})
+    path = write(tmp_path, data)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeanon", "run", str(path), "--port", "0", "--quiet", "--duration", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stderr is not None
+        port = None
+        deadline = time.monotonic() + 120
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            m = re.search(r"serving http://127\.0\.0\.1:(\d+)/metrics", line)
+            port = int(m.group(1)) if m else None
+            assert line or proc.poll() is None
+        while time.monotonic() < deadline:
+            status, body = _get(f"http://127.0.0.1:{port}/readyz")
+            if status == 200:
+                break
+            time.sleep(0.5)
+        ready = json.loads(body)
+        assert status == 200 and ready["misplaced"] == [] and ready["cameras"]["sample"]["geometry_problems"] == 0
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
