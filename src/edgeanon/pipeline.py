@@ -92,10 +92,10 @@ class CameraAnalytics:
     def _build(self, size: tuple[int, int]) -> None:
         cam, cap = self.cam, self.capacity
         problems = [msg for _, msg in geometry_problems(cam, size)]
+        if self.status is not None:  # before the log line: whoever reads the log finds /readyz already failing
+            self.status.geometry_errors = tuple(problems)
         for msg in problems:
             log.error("camera %s: %s; the camera is not ready until the config is fixed", cam.id, msg)
-        if self.status is not None:
-            self.status.geometry_errors = tuple(problems)
         diag = float(np.hypot(*size))
         zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length", "zone_heading", "zone_speed"} & self.allowed
         self.zones = [
