@@ -142,6 +142,6 @@ def test_status_page_shows_the_view_check_and_geometry_problems(tmp_path):
     clock = SimpleNamespace(t=1_790_000_000.0)
     page = StatusPage(cfg, lambda: statuses, StatusSink(cfg, clock=lambda: clock.t), clock=lambda: clock.t).render()
     sections = dict(re.findall(r'<section class="cam" data-camera="(\w+)">(.*?)</section>', page, re.S))
-    assert 'data-view="changed">View check: dark, blurred: moved, covered' in sections["sample"]
+    assert 'data-view="changed">View check: not as usual (dark, blurred). Moved, covered' in sections["sample"]
     assert 'data-view="learning"' in sections["door"] and "lies outside" in sections["door"]
     assert 'data-view="ok"' in sections["back"] and "data-geometry" not in sections["back"]

@@ -233,10 +233,10 @@ def _view_and_geometry(s: CameraStatus) -> list[str]:
         out.append('<p class="muted" data-view="ok">View check: as usual</p>')
     else:
         out.append(
-            f'<p class="alert" data-view="changed">View check: {_e(", ".join(s.view_problems))}: moved, covered or '
-            "out of focus? Zones and lines may count the wrong place.</p>"
+            f'<p class="alert" data-view="changed">View check: not as usual ({_e(", ".join(s.view_problems))}). '
+            "Moved, covered or out of focus? Zones and lines may count the wrong place.</p>"
         )
-    out += [f'<p class="alert" data-geometry>{_e(m)}</p>' for m in s.geometry_errors]
+    out += [f'<p class="alert" data-geometry>Not counting right: {_e(m)}</p>' for m in s.geometry_errors]
     return out
 
 
