@@ -257,9 +257,24 @@ CASES = [
         "management.retention",
         "warn",
     ),
-    ("all interfaces, no auth", {"http": {"host": "0.0.0.0"}}, "management.endpoint-auth", "fail"),
-    ("LAN address, no auth", {"http": {"host": "192.168.1.20"}}, "management.endpoint-auth", "fail"),
-    ("all interfaces, no TLS", {"http": {"host": "0.0.0.0"}}, "management.endpoint-tls", "warn"),
+    (
+        "all interfaces, no auth",
+        {"http": {"host": "0.0.0.0", "allow_unauthenticated": True}},
+        "management.endpoint-auth",
+        "fail",
+    ),
+    (
+        "LAN address, no auth",
+        {"http": {"host": "192.168.1.20", "allow_unauthenticated": True}},
+        "management.endpoint-auth",
+        "fail",
+    ),
+    (
+        "all interfaces, no TLS",
+        {"http": {"host": "0.0.0.0", "allow_unauthenticated": True}},
+        "management.endpoint-tls",
+        "warn",
+    ),
     ("IPv6 loopback", {"http": {"host": "::1"}}, "management.endpoint-auth", "pass"),
     ("localhost", {"http": {"host": "localhost"}}, "management.endpoint-tls", "pass"),
     (
@@ -299,7 +314,7 @@ def test_only_that_check_changes(over, check, status):
 
 
 def test_fail_means_exit_code_1():
-    items = assess(build({"http": {"host": "0.0.0.0"}}))
+    items = assess(build({"http": {"host": "0.0.0.0", "allow_unauthenticated": True}}))
     assert exit_code(items) == 1
     assert exit_code([i for i in items if i.status != "fail"]) == 0
 
@@ -325,7 +340,7 @@ def with_http(cfg: Config, **http: Any) -> Config:
     ],
 )
 def test_http_auth_and_tls_read_defensively(host, auth, tls, expect):
-    cfg = with_http(build({"http": {"host": host}}), auth=auth, tls=tls)
+    cfg = with_http(build({"http": {"host": host, "allow_unauthenticated": True}}), auth=auth, tls=tls)
     items = by_id(assess(cfg))
     assert items["management.endpoint-auth"].status == expect["auth"]
     assert items["management.endpoint-tls"].status == expect["tls"]
@@ -360,7 +375,9 @@ def test_default_demo_config():
 
 
 def test_items_are_grouped_by_phase_with_unique_ids():
-    cfg = build({"purposes": [*BASE["purposes"], DWELL_PURPOSE], "http": {"host": "0.0.0.0"}})
+    cfg = build(
+        {"purposes": [*BASE["purposes"], DWELL_PURPOSE], "http": {"host": "0.0.0.0", "allow_unauthenticated": True}}
+    )
     items = assess(cfg)
     order = list(PHASES)
     assert [order.index(i.phase) for i in items] == sorted(order.index(i.phase) for i in items)
@@ -407,7 +424,9 @@ def test_is_loopback(host, loop):
 
 
 def test_render_text_and_markdown():
-    items = assess(build({"http": {"host": "0.0.0.0"}, "operator": {"notice_url": DROP}}))
+    items = assess(
+        build({"http": {"host": "0.0.0.0", "allow_unauthenticated": True}, "operator": {"notice_url": DROP}})
+    )
     text = render(items, "text")
     for label in PHASES.values():
         assert label in text

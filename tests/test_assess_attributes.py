@@ -144,7 +144,9 @@ def test_retention_reason_mentions_attributes():
 
 
 def test_fail_still_means_exit_code_1():
-    items = assess(build({**with_attributes(min_face_px=16), "http": {"host": "0.0.0.0"}}))
+    items = assess(
+        build({**with_attributes(min_face_px=16), "http": {"host": "0.0.0.0", "allow_unauthenticated": True}})
+    )
     assert exit_code(items) == 1
     assert by_id(items)["acquisition.min-face"].status == "warn"
     assert exit_code([i for i in items if i.status != "fail"]) == 0

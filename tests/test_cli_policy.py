@@ -48,6 +48,10 @@ def test_assess_exit_codes(tmp_path):
     data["http"] = {"host": "0.0.0.0", "port": 9108}  # reachable from the network, no authentication
     exposed = tmp_path / "exposed.yaml"
     exposed.write_text(yaml.safe_dump(data))
+    refused = cli("check-config", str(exposed))
+    assert refused.returncode == 2 and "http.allow_unauthenticated: true" in refused.stderr, refused.stderr
+    data["http"]["allow_unauthenticated"] = True  # a trusted network: valid, but assess still fails it
+    exposed.write_text(yaml.safe_dump(data))
     bad = cli("assess", str(exposed))
     assert bad.returncode == 1 and re.search(r"\[FAIL\].*management.endpoint-auth", bad.stdout)
 

@@ -387,16 +387,20 @@ def test_exposed_without_auth_warns_at_start_and_assess_sees_the_new_sections(ca
     from edgeanon.service import _warn_exposure
 
     base = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    exposed = parse_config(yaml.safe_dump({**base, "http": {"host": "0.0.0.0"}}))
+    with pytest.raises(ConfigError, match=r"http\.host: '0\.0\.0\.0' is reachable .* http\.allow_unauthenticated"):
+        parse_config(yaml.safe_dump({**base, "http": {"host": "0.0.0.0"}}))
+    exposed = parse_config(yaml.safe_dump({**base, "http": {"host": "0.0.0.0", "allow_unauthenticated": True}}))
     with caplog.at_level(logging.WARNING, logger="edgeanon"):
-        _warn_exposure(exposed)
-    assert any("http.auth is not configured" in r.getMessage() for r in caplog.records)
+        _warn_exposure(exposed, 41234)  # the bound port, which port 0 leaves to the kernel
+    assert any(
+        "http.auth is not configured" in r.getMessage() and "port 41234 " in r.getMessage() for r in caplog.records
+    )
     caplog.clear()
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
     http = {"host": "0.0.0.0", "auth": {"users": [{"name": "staff", "password_hash": HASH}]}}
     secured = parse_config(yaml.safe_dump({**base, "http": {**http, "tls": {"cert": str(cert), "key": str(key)}}}))
     with caplog.at_level(logging.WARNING, logger="edgeanon"):
-        _warn_exposure(secured)
+        _warn_exposure(secured, 9108)
     assert not caplog.records
     status = {i.id: i.status for i in assess(secured)}
     assert status["management.endpoint-auth"] == "pass" and status["management.endpoint-tls"] == "pass"

@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 from edgeanon import policy
 from edgeanon.attributes.bins import AGE_BANDS, GENDERS, GROUP_SIZES, HEADINGS, SPEED_BANDS
-from edgeanon.config import DAYS, Config
+from edgeanon.config import DAYS, Config, is_loopback
 from edgeanon.notice import estimated_attributes, installer_until, kept_aggregates, movement_aggregates
 
 Status = Literal["pass", "warn", "fail"]
@@ -217,17 +217,6 @@ def _configured(section: Any) -> bool:
     return getattr(section, "enabled", True) is not False
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost; an empty host, 0.0.0.0 or :: bind every interface."""
-    h = host.strip().strip("[]").lower()
-    if h == "localhost" or h.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        return False
-
-
 def _local_only(host: str) -> bool:
     """A host the public cannot reach: loopback, private, link-local, unspecified, .local names."""
     h = host.strip().strip("[]").lower()
@@ -268,7 +257,7 @@ def _planning(cfg: Config) -> list[Item]:
     )
     items.append(_contact(op.contact))
     for p in cfg.purposes:
-        problem = justification_problem(p.justification)
+        problem = next((q for q in map(justification_problem, p.justifications) if q), None)
         items.append(
             Item(
                 "planning",

@@ -9,6 +9,7 @@ the fate, so ``captured == inferred + dropped + skipped == released`` once a cam
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import threading
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon import view
 from edgeanon.config import Camera, DeviceSource, FileSource, UrlSource
 from edgeanon.status import CameraStatus, FrameCounters
 
@@ -195,6 +197,8 @@ class CameraReader:
         self.generation = 0  # bumps on every (re)open so trackers can reset
         self._in_backend = False  # inside OpenCV's open() or read() (see join)
         self.decode_s = 0.0  # seconds spent in read()+decode, for the benchmark's stage breakdown
+        self.view = view.ViewCheck()  # moved, covered or defocused? (numbers only; see edgeanon.view)
+        self._next_view = -math.inf  # frame time of the next view sample
 
     # ---- runner side
     def start(self) -> None:
@@ -377,9 +381,34 @@ class CameraReader:
                 ema_dt = dt if ema_dt == 0 else 0.9 * ema_dt + 0.1 * dt
                 self.status.fps = 1.0 / ema_dt if ema_dt > 0 else 0.0
             last_accept = now
+            if t >= self._next_view:  # the view check, while this thread still holds the frame
+                self._next_view = t + view.EVERY_S
+                self._check_view(frame)
             self._seq += 1
             self._put(Frame(self.cam.id, frame, t, self._seq, now))
         return "stop"
+
+    def _check_view(self, frame: Buffer) -> None:
+        """Sample the view check; only its verdict and reasons reach the status (and from there /metrics)."""
+        was = self.status.view_ok
+        ok = self.view.observe(frame)
+        self.status.view_problems = self.view.problems if ok is False else ()
+        self.status.view_ok = ok
+        sc = self.view.scores
+        if ok is False and was is not False and sc is not None:
+            log.warning(
+                "camera %s: view check: %s (brightness %.2fx, sharpness %.2fx of the usual, layout match %.2f): "
+                "moved, covered or out of focus? Zones and lines may count the wrong place",
+                self.cam.id,
+                ", ".join(self.view.problems),
+                sc.brightness,
+                sc.sharpness,
+                sc.layout,
+            )
+        elif ok and was is False:
+            log.info("camera %s: view check: as usual again", self.cam.id)
+        elif ok and was is None:
+            log.info("camera %s: view check: baseline learnt", self.cam.id)
 
     def _put(self, frame: Frame) -> None:
         with self._slot_free:

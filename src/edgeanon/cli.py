@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from edgeanon import __version__
 from edgeanon.errors import EdgeanonError
@@ -17,11 +19,51 @@ from edgeanon.errors import EdgeanonError
 log = logging.getLogger("edgeanon")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error form of every other user-fixable problem (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("edgeanon").strip()
+        hint = f" (see `edgeanon {command} --help`)" if command else " (see `edgeanon --help`)"
+        self.exit(2, f"edgeanon: error: {message}{hint}\n")
+
+
+def _number(kind: type, *, low: float, high: float | None = None, open_low: bool = False, open_high: bool = False):
+    """An argparse type for a number in a range; the message says the range, so a typo is caught at once."""
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        too_low = v <= low if open_low else v < low
+        too_high = high is not None and (v >= high if open_high else v > high)
+        if too_low or too_high:
+            lo = f"{'above' if open_low else 'at least'} {low:g}"
+            hi = "" if high is None else f" and {'below' if open_high else 'at most'} {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {lo}{hi}, not {text}")
+        return v
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+_POSITIVE_INT = _number(int, low=1)
+_SECONDS = _number(float, low=0, open_low=True)
+_FRACTION = _number(float, low=0, high=1, open_low=True, open_high=True)
+_PIXELS = _number(float, low=0)
+
+
 def _add_detector_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detector")
     g.add_argument("--model", metavar="NAME", help="model name from the manifest (default: the manifest's default)")
     g.add_argument(
-        "--threads", type=int, metavar="N", help="onnxruntime intra-op threads (default: number of physical cores)"
+        "--threads",
+        type=_POSITIVE_INT,
+        metavar="N",
+        help="onnxruntime intra-op threads (default: number of physical cores)",
     )
     g.add_argument(
         "--spinning",
@@ -29,18 +71,18 @@ def _add_detector_args(p: argparse.ArgumentParser) -> None:
         default=False,
         help="let idle onnxruntime threads spin: a little faster, but burns CPU that capture may need",
     )
-    g.add_argument("--score", type=float, default=0.5, metavar="S", help="person score threshold (default 0.5)")
-    g.add_argument("--iou", type=float, default=0.5, metavar="T", help="NMS IoU threshold (default 0.5)")
+    g.add_argument("--score", type=_FRACTION, default=0.5, metavar="S", help="person score threshold (default 0.5)")
+    g.add_argument("--iou", type=_FRACTION, default=0.5, metavar="T", help="NMS IoU threshold (default 0.5)")
     g.add_argument(
         "--min-box",
-        type=float,
+        type=_PIXELS,
         default=8.0,
         metavar="PX",
         help="drop boxes with a side shorter than this many pixels (default 8)",
     )
     g.add_argument(
         "--max-box",
-        type=float,
+        type=_number(float, low=0, open_low=True),
         default=None,
         metavar="PX",
         help="drop boxes with a side longer than this many pixels (default: no limit)",
@@ -122,10 +164,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"  {name}{mark}: {entry.task} {entry.file} {entry.precision} {entry.family} "
             f"{entry.input.width}x{entry.input.height} [{status}]"
         )
+        print(f"      source: {entry.source}")
+        for lic in entry.licences:
+            print(f"      licence: {lic.spdx} - {lic.applies_to}")
         if args.verbose:
-            print(f"      source: {entry.source}")
-            for lic in entry.licences:
-                print(f"      licence: {lic.spdx} - {lic.applies_to}")
             if entry.params:
                 print(f"      params: {entry.params:,}  GFLOPs: {entry.gflops}")
             if entry.training_data:
@@ -276,16 +318,62 @@ def cmd_audit(args: argparse.Namespace) -> int:
         path, key = storage.audit_path(), storage.audit_key()
     if args.key_file:
         key = load_key(args.key_file)
+    # exit 2, not 1: a log that is missing or unreadable is "never ran" or "wrong path", not "tampered"
+    if not path.exists():
+        raise EdgeanonError(f"{path}: no audit log (wrong path, or `edgeanon run` never ran with this config)")
+    if not path.is_file():
+        raise EdgeanonError(f"{path}: not a file")
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise EdgeanonError(f"{path}: cannot read the audit log: {exc.strerror or exc}") from None
     ok, msg, n = verify(path, expected_head=head.strip().lower() if head else None, key=key)
     print(format_verify(ok, msg, n))
     return 0 if ok else 1
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = _load_config(args.config)
+    from edgeanon.config import FileSource, located_errors
+    from edgeanon.detector.manifest import resolve
+    from edgeanon.errors import ModelError
+
+    path = _config_path(args.config)
+    cfg = _load_config(str(path))
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    try:
+        resolve(cfg.detector.model)  # the same lookup `run` makes, so an unknown name fails here, not later
+    except ModelError as exc:
+        problems.append((("detector", "model"), str(exc)))
+    for i, cam in enumerate(cfg.cameras):
+        if isinstance(cam.source, FileSource) and (cam.zones or cam.lines or cam.exclude):
+            problems += [((("cameras", i, *loc)), msg) for loc, msg in _file_geometry(cam)]
+    if problems:
+        raise located_errors(path, problems)
     cams = ", ".join(f"{c.id} ({len(c.zones)} zones, {len(c.lines)} lines)" for c in cfg.cameras)
     print(f"{args.config or 'default config'}: ok: {len(cfg.cameras)} camera(s): {cams}")
     return 0
+
+
+MIN_PASSWORD_CHARS = 8  # shorter ones are hashed anyway, with a warning: the operator decides
+
+
+def _file_geometry(cam) -> list[tuple[tuple[str | int, ...], str]]:
+    """A file camera's geometry against the frame size the container states (metadata only, no frame decoded)."""
+    from edgeanon.capture import resolve_file
+    from edgeanon.media import frame_size
+    from edgeanon.placement import geometry_problems
+
+    video = resolve_file(cam.source)
+    try:
+        size = frame_size(video)
+    except EdgeanonError as exc:
+        return [(("source", "path"), f"cannot read the frame size: {exc}")]
+    if size is None:
+        log.warning(
+            "camera %s: %s does not state its frame size; geometry is checked on the first frame", cam.id, video
+        )
+        return []
+    return geometry_problems(cam, size)
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
@@ -301,6 +389,12 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise EdgeanonError("empty password")
+    if len(password) < MIN_PASSWORD_CHARS:
+        print(
+            f"edgeanon: warning: the password has only {len(password)} characters; use at least "
+            f"{MIN_PASSWORD_CHARS} (a long passphrase is better: anyone on the network can try passwords)",
+            file=sys.stderr,
+        )
     try:
         print(hash_password(password, args.iterations or PBKDF2_ITERATIONS))
     except ValueError as exc:
@@ -316,13 +410,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="edgeanon",
         description="Count people in camera video on a small CPU and export only anonymous aggregates. "
         "No command ever writes pixels.",
     )
     parser.add_argument("--version", action="version", version=f"edgeanon {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -335,8 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", nargs="?", help="image or video file (default: the bundled sample clip)")
     p.add_argument("--json", action="store_true", help="print one JSON object per frame with boxes and scores")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="analyse every Nth frame (default 1)")
-    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N decoded frames")
+    p.add_argument("--every", type=_POSITIVE_INT, default=1, metavar="N", help="analyse every Nth frame (default 1)")
+    p.add_argument("--max-frames", type=_POSITIVE_INT, metavar="N", help="stop after N decoded frames")
     _add_detector_args(p)
     p.set_defaults(func=cmd_detect)
 
@@ -351,8 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("config", nargs="?", help="YAML config file (default: the bundled demo config)")
     p.add_argument("-q", "--quiet", action="store_true", help="no live line and no bucket summaries on stdout")
-    p.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
-    p.add_argument("--port", type=int, metavar="N", help="override http.port (0 picks a free port)")
+    p.add_argument("--duration", type=_SECONDS, metavar="S", help="stop by itself after S seconds")
+    p.add_argument(
+        "--port", type=_number(int, low=0, high=65535), metavar="N", help="override http.port (0 picks a free port)"
+    )
     p.add_argument(
         "--log-format",
         choices=["plain", "json"],
@@ -433,7 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="verify the hash-chained audit log",
         description="`edgeanon audit verify [CONFIG]` checks that no audit record was edited, "
-        "removed, inserted or reordered. Exit code 1 when the chain is broken.",
+        "removed, inserted or reordered. Exit code 1 when the chain is broken, 2 when the log is missing or "
+        "unreadable.",
     )
     p.add_argument("action", choices=["verify"], help="what to do")
     p.add_argument("config", nargs="?", help="YAML config file naming the log (default: the bundled demo config)")
@@ -458,8 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "models",
         parents=[common],
-        help="list the shipped models and verify their sha256",
-        description="List the models in the manifest; --verify checks every file's sha256.",
+        help="list the shipped models, their sources and licences, and verify their sha256",
+        description="List the models in the manifest with their sources and licences (-v adds size, cost and "
+        "training data); --verify checks every file's sha256.",
     )
     p.add_argument("--verify", action="store_true", help="check each file's size and sha256 against the manifest")
     p.set_defaults(func=cmd_models)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import time
@@ -179,11 +180,7 @@ class Zone(_Model):
     @model_validator(mode="after")
     def _check(self) -> Zone:
         _check_points(self.polygon, self.normalized)
-        xs = [p[0] for p in self.polygon]
-        ys = [p[1] for p in self.polygon]
-        area = 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(xs))))
-        if area <= 0:
-            raise ValueError("polygon has no area (points on one line?)")
+        _check_polygon(self.polygon)
         return self
 
 
@@ -220,7 +217,48 @@ class Exclude(_Model):
     @model_validator(mode="after")
     def _check(self) -> Exclude:
         _check_points(self.polygon, self.normalized)
+        _check_polygon(self.polygon)
         return self
+
+
+def _cross(o: Point, a: Point, b: Point) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _segments_meet(p: Point, q: Point, r: Point, s: Point) -> bool:
+    """Whether segments pq and rs share a point (crossing, touching or overlapping), in exact arithmetic on the
+    given floats: orientation signs plus the collinear bounding-box cases."""
+    d1, d2, d3, d4 = _cross(r, s, p), _cross(r, s, q), _cross(p, q, r), _cross(p, q, s)
+    if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
+        return True
+
+    def on(a: Point, b: Point, c: Point, d: float) -> bool:  # c on segment ab, given c is collinear with it
+        return d == 0 and min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
+
+    return on(r, s, p, d1) or on(r, s, q, d2) or on(p, q, r, d3) or on(p, q, s, d4)
+
+
+def _check_polygon(points: list[Point]) -> None:
+    """A zone or exclude polygon must be a simple polygon with an area.
+
+    Counting decides "inside" by the even-odd rule, so a polygon whose edges cross (a bow-tie, corners listed
+    out of order) silently leaves out the parts covered twice: refuse it, saying which edges cross."""
+    n = len(points)
+    for i in range(n):
+        for j in range(i):
+            if points[i] == points[j]:
+                raise ValueError(f"corners {j} and {i} are the same point {list(points[i])}")
+    if all(_cross(points[0], points[1], p) == 0 for p in points[2:]):
+        raise ValueError("polygon has no area (all its points are on one line)")
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # adjacent through the closing edge
+            if _segments_meet(points[i], points[(i + 1) % n], points[j], points[(j + 1) % n]):
+                raise ValueError(
+                    f"polygon crosses itself: edge {i}-{(i + 1) % n} meets edge {j}-{(j + 1) % n}; list the corners "
+                    "in order around the area (clockwise or anticlockwise)"
+                )
 
 
 def _check_points(points: list[Point], normalized: bool) -> None:
@@ -440,6 +478,19 @@ class HttpUser(_Model):
         "pbkdf2_sha256$<iterations>$<salt base64>$<hash base64>. Never a plain password; never logged."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plain_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:  # never echo the value: it is a plain password
+            raise ValueError(
+                _at(
+                    ("password",),
+                    "a plain password does not belong in the config: run `edgeanon hash-password` and put what it "
+                    "prints in password_hash",
+                )
+            )
+        return data
+
     @field_validator("password_hash")
     @classmethod
     def _hash(cls, v: SecretStr) -> SecretStr:
@@ -475,11 +526,27 @@ class HttpTls(_Model):
     key: str = Field(description="PEM private key file (unencrypted); readable only by the service user.")
 
 
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost; an empty host, 0.0.0.0 or :: bind every interface."""
+    h = host.strip().strip("[]").lower()
+    if h == "localhost" or h.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
 class HttpConfig(_Model):
     host: str = Field("127.0.0.1", description="Bind address; loopback by default, so nothing is exposed.")
     port: int = Field(9108, ge=0, le=65535, description="Port for /metrics and the pages (0: pick a free one).")
     auth: HttpAuth | None = Field(
         None, description="HTTP basic auth for every page and /metrics; required when the host is not loopback."
+    )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="Serve a non-loopback host without http.auth: only for a trusted network where every device "
+        "that can reach the port may read the counts and the setup page.",
     )
     tls: HttpTls | None = Field(
         None, description="Serve HTTPS with this certificate and key (checked at start-up); empty: plain HTTP."
@@ -496,6 +563,18 @@ class HttpConfig(_Model):
         "aggregation.timezone unless it carries an offset), at most 24 h ahead when the config is loaded. Needs "
         "http.auth unless the host is loopback. Empty (the default), or once it has passed: /setup answers 404.",
     )
+
+    @model_validator(mode="after")
+    def _exposed_needs_auth(self) -> HttpConfig:
+        if self.auth is None and not self.allow_unauthenticated and not is_loopback(self.host):
+            raise ValueError(
+                _at(
+                    ("host",),
+                    f"{self.host!r} is reachable from the network, so http.auth is required (users from `edgeanon "
+                    "hash-password`); on a trusted network set http.allow_unauthenticated: true instead",
+                )
+            )
+        return self
 
 
 class PushConfig(PasswordRefs):
@@ -605,13 +684,30 @@ class Operator(_Model):
         return v
 
 
+class Justification(_Model):
+    """A justification in both notice languages, so the Japanese notice never shows English text."""
+
+    ja: str = Field(min_length=1, max_length=1000, description="The justification in Japanese (Japanese notice).")
+    en: str = Field(min_length=1, max_length=1000, description="The justification in English (English notice).")
+
+
 class Purpose(_Model):
     id: str = Field(description=f"One of: {', '.join(policy.PURPOSES)}.")
-    justification: str = Field(
-        min_length=1,
-        max_length=1000,
-        description="Why this purpose needs cameras, in words a customer can follow; shown in the notice.",
+    justification: Annotated[str, Field(min_length=1, max_length=1000)] | Justification = Field(
+        description="Why this purpose needs cameras, in words a customer can follow; shown in the notice. One text "
+        "for both notices, or {ja: ..., en: ...} with one per language.",
     )
+
+    def justification_in(self, lang: str) -> str:
+        """The text for a notice in ``lang`` ("ja" or "en"); a plain string serves both."""
+        j = self.justification
+        return j if isinstance(j, str) else (j.ja if lang == "ja" else j.en)
+
+    @property
+    def justifications(self) -> tuple[str, ...]:
+        """Every text given (one or two), for checks that each must pass."""
+        j = self.justification
+        return (j,) if isinstance(j, str) else (j.ja, j.en)
 
     @field_validator("id")
     @classmethod
@@ -783,8 +879,6 @@ class Config(_Model):
     @model_validator(mode="after")
     def _setup_mode(self) -> Config:
         """Installer mode shows live per-person outlines: it must expire soon, and never be open to a network."""
-        from edgeanon.assess import is_loopback
-
         until = self.setup_until_ts()
         if until is None:
             return self
@@ -861,7 +955,7 @@ class Config(_Model):
                     ),
                 )
             )
-        if len(self.purposes[i].justification.strip()) < ATTRIBUTE_JUSTIFICATION_MIN:
+        if min(len(t.strip()) for t in self.purposes[i].justifications) < ATTRIBUTE_JUSTIFICATION_MIN:
             raise ValueError(
                 _at(
                     ("purposes", i, "justification"),
@@ -1037,6 +1131,17 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
                 loc, msg = (*loc, *rel), msg[m.end() :]
             msgs.append(f"{filename}:{_lookup_line(lines, loc)}: {_field(loc)}: {_one_line(msg)}")
         raise ConfigError("\n".join(msgs)) from None
+
+
+def located_errors(path: str | Path, problems: list[tuple[tuple[str | int, ...], str]]) -> ConfigError:
+    """Checks made after validation (against the frame size, the model manifest), in the same
+    ``file:line: path: message`` form as validation errors; ``path`` must be the file just loaded."""
+    text = Path(path).read_text(encoding="utf-8")
+    node = yaml.compose(text, Loader=_LineLoader)
+    lines = _line_index(node) if node is not None else {}
+    return ConfigError(
+        "\n".join(f"{path}:{_lookup_line(lines, loc)}: {_field(loc)}: {_one_line(m)}" for loc, m in problems)
+    )
 
 
 def load_config(path: str | Path) -> Config:

@@ -19,9 +19,19 @@ def is_image(path: Path) -> bool:
 
 
 def read_image(path: Path) -> npt.NDArray[np.uint8]:
+    """Decode one image; a truncated JPEG is an error, not a half-grey frame with nobody in it.
+
+    libjpeg decodes a cut JPEG with a warning on stderr and fills the missing rows with grey, so counting would
+    quietly report fewer people. A complete JPEG ends with the EOI marker (FF D9); some writers pad after it."""
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if data[:3] == b"\xff\xd8\xff" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        raise SourceError(f"{path}: truncated JPEG (no end-of-image marker): the file was cut short")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         raise SourceError(f"{path}: not a readable image")
     return img
@@ -60,3 +70,17 @@ def video_info(path: Path) -> tuple[float, int]:
         return float(cap.get(cv2.CAP_PROP_FPS) or 0.0), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     finally:
         cap.release()
+
+
+def frame_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as the container states it, without decoding a frame; None when it does not say."""
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        if not cap.isOpened():
+            raise SourceError(f"{path}: cannot open as a video (unsupported or corrupt)")
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    finally:
+        cap.release()
+    return (w, h) if w > 0 and h > 0 else None

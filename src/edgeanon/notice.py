@@ -181,8 +181,7 @@ def _facts(cfg: Config, lang: str) -> _Facts:
         _Purpose(
             p.id,
             policy.PURPOSE_DESCRIPTIONS[p.id][idx],
-            # a future per-language justification (e.g. justification_ja) wins when present
-            (getattr(p, f"justification_{lang}", None) or p.justification).strip(),
+            p.justification_in(lang).strip(),
         )
         for p in cfg.purposes
     )
@@ -743,6 +742,7 @@ _CSS = """\
 body{margin:0;background:#fff;color:#222;line-height:1.7;
 font-family:system-ui,-apple-system,"Hiragino Sans","Hiragino Kaku Gothic ProN","Noto Sans JP",Meiryo,sans-serif}
 main{max-width:42em;margin:0 auto;padding:1.5em 1em 3em}
+nav.lang{text-align:right}
 h1{font-size:1.6em;line-height:1.3;border-bottom:3px solid #222;padding-bottom:.3em}
 h2{font-size:1.15em;border-left:6px solid #246;padding-left:.5em;margin-top:1.8em}
 .lead{font-size:1.05em}
@@ -781,7 +781,10 @@ def _block_html(b: _Block) -> str:
     return f"<{tag}>\n" + "\n".join(items) + f"\n</{tag}>"
 
 
-def _html(doc: _Doc, operator: str) -> str:
+_LANG_NAMES = {"ja": "日本語", "en": "English"}
+
+
+def _html(doc: _Doc, operator: str, other: tuple[str, str] | None = None) -> str:
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{doc.lang}">',
@@ -793,8 +796,13 @@ def _html(doc: _Doc, operator: str) -> str:
         "</head>",
         "<body>",
         "<main>",
-        f"<h1>{_esc(doc.title)}</h1>",
     ]
+    if other is not None:  # (language code, href) of the same notice in the other language
+        code, href = other
+        out.append(
+            f'<nav class="lang"><a href="{_esc(href)}" hreflang="{code}" lang="{code}">{_LANG_NAMES[code]}</a></nav>'
+        )
+    out += [f"<h1>{_esc(doc.title)}</h1>"]
     out += [f'<p class="lead">{_inline_html(p.parts)}</p>' for p in doc.lead]
     for s in doc.sections:
         out.append("<section>")
@@ -901,12 +909,15 @@ def _txt(doc: _Doc) -> str:
 # ---------------------------------------------------------------- entry point
 
 
-def render_notice(cfg: Config, lang: Literal["ja", "en"], fmt: Literal["html", "txt"]) -> str:
+def render_notice(
+    cfg: Config, lang: Literal["ja", "en"], fmt: Literal["html", "txt"], *, other_lang_href: str | None = None
+) -> str:
     """The prior notice (事前告知) for signage and the web, from the config alone.
 
     ``lang`` is "ja" or "en"; ``fmt`` is "html" (a complete standalone page, every config string escaped, no
     scripts or external assets) or "txt" (plain text wrapped to ``TEXT_WIDTH`` display columns). Serve it with
-    ``NOTICE_CONTENT_TYPE[fmt]``.
+    ``NOTICE_CONTENT_TYPE[fmt]``. ``other_lang_href`` (html only) is a link to the same notice in the other
+    language, with ``{lang}`` standing for its code, e.g. ``"?lang={lang}"`` where the device serves both.
     """
     if lang not in ("ja", "en"):
         raise ValueError(f"lang must be 'ja' or 'en', not {lang!r}")
@@ -914,4 +925,8 @@ def render_notice(cfg: Config, lang: Literal["ja", "en"], fmt: Literal["html", "
         raise ValueError(f"fmt must be 'html' or 'txt', not {fmt!r}")
     facts = _facts(cfg, lang)
     doc = _doc_ja(facts) if lang == "ja" else _doc_en(facts)
-    return _html(doc, facts.operator) if fmt == "html" else _txt(doc)
+    if fmt == "txt":
+        return _txt(doc)
+    other = "en" if lang == "ja" else "ja"
+    link = None if other_lang_href is None else (other, other_lang_href.replace("{lang}", other))
+    return _html(doc, facts.operator, link)

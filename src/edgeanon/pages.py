@@ -193,7 +193,7 @@ h2{font-size:17px;margin:4px 0 8px}.state{font-size:12px;padding:2px 8px;border-
 table{border-collapse:collapse;margin:4px 16px 8px 0;display:inline-table;vertical-align:top}
 th,td{padding:3px 10px;border-bottom:1px solid #e0e0e0;text-align:left}td.num{text-align:right;font-size:18px}
 .muted{color:#666;font-size:13px}footer{padding:8px 20px 20px;font-size:13px;color:#555}
-.noimg{font-weight:600}svg text{font-family:system-ui,sans-serif}
+.noimg{font-weight:600}svg text{font-family:system-ui,sans-serif}.alert{color:#b71c1c;font-weight:600;font-size:13px}
 """
 
 
@@ -222,6 +222,22 @@ def _state(s: CameraStatus | None) -> tuple[str, str]:
     if s.closed:
         return "closed", "closed (outside opening hours)"
     return "down", "down"
+
+
+def _view_and_geometry(s: CameraStatus) -> list[str]:
+    """The camera view check's verdict, and zones or lines that miss the frame: both mean counts are wrong."""
+    out = []
+    if s.view_ok is None:
+        out.append('<p class="muted" data-view="learning">View check: learning the usual view</p>')
+    elif s.view_ok:
+        out.append('<p class="muted" data-view="ok">View check: as usual</p>')
+    else:
+        out.append(
+            f'<p class="alert" data-view="changed">View check: not as usual ({_e(", ".join(s.view_problems))}). '
+            "Moved, covered or out of focus? Zones and lines may count the wrong place.</p>"
+        )
+    out += [f'<p class="alert" data-geometry>Not counting right: {_e(m)}</p>' for m in s.geometry_errors]
+    return out
 
 
 # ---------------------------------------------------------------- status page
@@ -345,6 +361,8 @@ class StatusPage:
             parts.append(f'<h2>{_e(cam.id)}<span class="state {cls}" data-state="{cls}">{_e(label)}</span></h2>')
             if s is not None and not s.up and s.last_error and not (s.closed or s.finished):
                 parts.append(f'<p class="muted">last error: {_e(s.last_error)}</p>')
+            if s is not None:
+                parts += _view_and_geometry(s)
             if has_cam_occ:
                 n = self._live.camera_occupancy.get(cam.id)
                 parts.append(

@@ -30,7 +30,9 @@ from edgeanon.capture import CameraReader, Fate, Frame, lower_thread_priority
 from edgeanon.config import Camera, Config, FileSource
 from edgeanon.detections import Detections
 from edgeanon.detector import PersonDetector, SessionSettings, Thresholds, load_detector
+from edgeanon.placement import geometry_problems
 from edgeanon.schedule import OpeningHours
+from edgeanon.status import CameraStatus
 from edgeanon.tracking import Tracker, TrackerSettings
 from edgeanon.tracks import TrackUpdate
 
@@ -46,8 +48,9 @@ def _points(points: Sequence[tuple[float, float]], normalized: bool, size: tuple
 class CameraAnalytics:
     """Per-camera tracker and analytics, built on the first frame (normalised zones need its size)."""
 
-    def __init__(self, cam: Camera, cfg: Config) -> None:
+    def __init__(self, cam: Camera, cfg: Config, status: CameraStatus | None = None) -> None:
         self.cam = cam
+        self.status = status  # where a geometry that does not fit the frame is reported (/readyz, pages)
         t = cfg.tracker
         self.tracker = Tracker(
             TrackerSettings(
@@ -88,6 +91,11 @@ class CameraAnalytics:
 
     def _build(self, size: tuple[int, int]) -> None:
         cam, cap = self.cam, self.capacity
+        problems = [msg for _, msg in geometry_problems(cam, size)]
+        if self.status is not None:  # before the log line: whoever reads the log finds /readyz already failing
+            self.status.geometry_errors = tuple(problems)
+        for msg in problems:
+            log.error("camera %s: %s; the camera is not ready until the config is fixed", cam.id, msg)
         diag = float(np.hypot(*size))
         zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length", "zone_heading", "zone_speed"} & self.allowed
         self.zones = [
@@ -320,7 +328,7 @@ class Runner:
             )
             for cam in cfg.cameras
         ]
-        self.analytics = {cam.id: CameraAnalytics(cam, cfg) for cam in cfg.cameras}
+        self.analytics = {r.cam.id: CameraAnalytics(r.cam, cfg, r.status) for r in self.readers}
         self.site = site or SiteOccupancy(cfg.aggregation.timezone)
         layout = {c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines]) for c in cfg.cameras}
         self.aggregator = Aggregator(

@@ -41,7 +41,6 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     from edgeanon.web import App, BasicAuth, WebServer, liveness, readiness
 
     logs.add_secrets(config_secrets(cfg))  # before anything that could log a URL or a config value
-    _warn_exposure(cfg)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -157,7 +156,8 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         q = parse_qs(environ.get("QUERY_STRING", ""))
         lang = "en" if q.get("lang", ["ja"])[0] == "en" else "ja"
         fmt = "txt" if q.get("format", ["html"])[0] == "txt" else "html"
-        return 200, NOTICE_CONTENT_TYPE[fmt], render_notice(cfg, lang, fmt).encode()
+        body = render_notice(cfg, lang, fmt, other_lang_href="?lang={lang}")
+        return 200, NOTICE_CONTENT_TYPE[fmt], body.encode()
 
     app.routes["/notice"] = notice
     host = cfg.http.host
@@ -173,6 +173,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         store.close()
         audit.close()
         raise
+    _warn_exposure(cfg, web.port)  # the port actually bound: with port 0 the configured one says nothing
     audit.record(
         "start",
         version=__version__,
@@ -319,16 +320,16 @@ def _mqtt_sink(cfg: Config, runner):
     )
 
 
-def _warn_exposure(cfg: Config) -> None:
-    from edgeanon.assess import is_loopback
+def _warn_exposure(cfg: Config, port: int) -> None:
+    from edgeanon.config import is_loopback
 
     http = cfg.http
-    if not is_loopback(http.host) and http.auth is None:
+    if not is_loopback(http.host) and http.auth is None:  # only with http.allow_unauthenticated: true
         log.warning(
-            "http.host %s is reachable from the network and http.auth is not configured: anyone who can reach "
-            "port %d can read the counts and the setup page; configure http.auth (see `edgeanon assess`)",
+            "http.host %s is reachable from the network and http.auth is not configured "
+            "(http.allow_unauthenticated): anyone who can reach port %d can read the counts and the setup page",
             http.host,
-            http.port,
+            port,
         )
     if not is_loopback(http.host) and http.tls is None:
         log.warning("http.host %s without http.tls: credentials and counts cross the network in clear text", http.host)

@@ -30,4 +30,7 @@ class CameraStatus:
     last_frame: float | None = None  # monotonic
     last_error: str = ""
     frame_size: tuple[int, int] | None = None  # (width, height)
+    geometry_errors: tuple[str, ...] = ()  # zones or lines that do not fit the frame (set on its first frame)
+    view_ok: bool | None = None  # camera view check (edgeanon.view): None while its baseline is learnt
+    view_problems: tuple[str, ...] = ()  # from view.PROBLEMS while view_ok is False
     counters: FrameCounters = field(default_factory=FrameCounters)

@@ -168,13 +168,26 @@ def camera_state(s: CameraStatus, stale_s: float, now: float) -> str:
 
 
 def readiness(statuses: Iterable[CameraStatus], stale_s: float, now: float) -> tuple[bool, dict]:
-    """Ready when every camera that should be running delivered a frame within ``stale_s`` (monotonic)."""
+    """Ready when every camera that should be running delivered a frame within ``stale_s`` (monotonic), and
+    no camera's zones or lines miss its frame (``geometry_errors``: it would count nothing, for ever). Only
+    the number of geometry problems is shown here (this endpoint may be open); the log and /setup name them."""
     cams: dict[str, dict] = {}
     for s in statuses:
         age = None if s.last_frame is None else round(now - s.last_frame, 3)
-        cams[s.camera] = {"state": camera_state(s, stale_s, now), "last_frame_age_s": age, "up": s.up}
+        cams[s.camera] = {
+            "state": camera_state(s, stale_s, now),
+            "last_frame_age_s": age,
+            "up": s.up,
+            "geometry_problems": len(s.geometry_errors),
+        }
     stale = sorted(c for c, v in cams.items() if v["state"] == "stale")
-    return not stale, {"stale": stale, "stale_after_s": stale_s, "cameras": cams}
+    misplaced = sorted(c for c, v in cams.items() if v["geometry_problems"])
+    return not stale and not misplaced, {
+        "stale": stale,
+        "misplaced": misplaced,
+        "stale_after_s": stale_s,
+        "cameras": cams,
+    }
 
 
 # ---------------------------------------------------------------- the WSGI app

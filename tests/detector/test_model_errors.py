@@ -18,9 +18,9 @@ from tests.detector.graphs import constant_output_model, write_models_dir
 
 @pytest.fixture
 def shipped_copy(tmp_path):
-    """A copy of the real manifest and fp32 model that a test may damage."""
+    """A copy of the real manifest and models; the test may damage the default one."""
     manifest, root = load_manifest()
-    entry = manifest.models["nanodet-416-coco"]
+    entry = manifest.models[manifest.default]
     d = tmp_path / "models"
     d.mkdir()
     shutil.copy(root / "manifest.json", d / "manifest.json")

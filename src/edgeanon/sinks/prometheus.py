@@ -38,14 +38,21 @@ class _CameraHealth(Collector):
         reconnects = CounterMetricFamily(
             "edgeanon_camera_reconnects", "Source reopen attempts after a failure.", labels=["camera"]
         )
+        view_ok = GaugeMetricFamily(
+            "edgeanon_camera_view_ok",
+            "0 when the view check finds the camera moved, covered or out of focus against its usual view; "
+            "1 otherwise, also while the usual view is still being learnt.",
+            labels=["camera"],
+        )
         for st in self._statuses():
             c = st.counters
+            view_ok.add_metric([st.camera], 0.0 if st.view_ok is False else 1.0)
             up.add_metric([st.camera], 1.0 if st.up else 0.0)
             fps.add_metric([st.camera], st.fps if st.up else 0.0)
             for fate in FATES:
                 frames.add_metric([st.camera, fate], float(getattr(c, fate)))
             reconnects.add_metric([st.camera], float(st.reconnects))
-        yield from (up, fps, frames, reconnects)
+        yield from (up, fps, frames, reconnects, view_ok)
 
 
 class _DwellHistograms(Collector):
