@@ -91,6 +91,7 @@ class Bucket:
     site_out: int = 0
     site_occupancy: int = 0  # at the end of the bucket
     partial: bool = False
+    outputs: frozenset[str] = policy.OUTPUTS  # what the purposes allow; sinks write nothing for the rest
 
 
 @dataclass(slots=True)
@@ -167,7 +168,7 @@ class Aggregator:
             )
             for cam, (zones, lines) in self.layout.items()
         }
-        return Bucket(start, self.length, cams)
+        return Bucket(start, self.length, cams, outputs=self._allowed)
 
     def _check_purposes(self, result: FrameResult) -> None:
         """Run-time twin of the config check: a number whose purpose is not declared never reaches a sink."""

@@ -148,11 +148,12 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
         # per kind enabled by the purposes, so a kind that ran with nothing to show differs from one that did not
         out += [(cam, "camera", "", f"{kind}_suppressed_bins", n) for kind, n in cb.attributes_suppressed.items()]
         out += [(cam, "camera", "", f"faces_{outcome}", n) for outcome, n in cb.faces.items()]
-    out += [
-        ("", "site", "", "in", bucket.site_in),
-        ("", "site", "", "out", bucket.site_out),
-        ("", "site", "", "occupancy", bucket.site_occupancy),
-    ]
+    if "site_occupancy" in bucket.outputs:
+        out += [
+            ("", "site", "", "in", bucket.site_in),
+            ("", "site", "", "out", bucket.site_out),
+            ("", "site", "", "occupancy", bucket.site_occupancy),
+        ]
     return [(c, s, n, m, float(v)) for c, s, n, m, v in out]  # float(): numpy scalars do not bind
 
 
