@@ -210,6 +210,9 @@ def test_run_refuses_a_store_of_another_site(tmp_path):
     other = cli("run", str(tmp_path / "b.yaml"), "--port", "0", "--duration", "1", "--quiet")
     assert other.returncode == 2
     assert "holds the counts of site 'shop A', and this config is site 'shop B'" in other.stderr
+    export = cli("export", str(tmp_path / "b.yaml"))
+    assert export.returncode == 2 and "holds the counts of site 'shop A'" in export.stderr
+    assert cli("export", str(tmp_path / "a.yaml")).returncode == 0
     mixed = cli("run", str(tmp_path / "mixed.yaml"), "--port", "0", "--duration", "1", "--quiet")
     assert mixed.returncode == 0, mixed.stderr[-2000:]
     assert "holds site 'shop A' too" in mixed.stderr

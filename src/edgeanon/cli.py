@@ -258,6 +258,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             store = AggregateStore(path, retention_days=days, purge_on_open=False)
             since = max(since or 0.0, time.time() - days * 86400)  # print nothing past retention all the same
         try:
+            # another site's store read through this config would be labelled with this site's names
+            store.claim_site(cfg.storage.site or cfg.operator.name, cfg.storage.allow_mixed_sites)
             if args.camera is not None:
                 known = {c.id for c in cfg.cameras} | set(store.cameras())
                 if args.camera not in known:
