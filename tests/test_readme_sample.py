@@ -35,7 +35,9 @@ def readme_sample() -> list[str]:
 
 def kinds(line: str) -> set[str]:
     """The parts of an output line with every number replaced: what kind of thing it says, not the values."""
-    line = line.removeprefix("live: ")
+    line = re.sub(r" +", " ", line.removeprefix("live: "))  # "up  9.8 fps" is "up 10.0 fps" with padding
+    # the live line's note on suppressed bins is a part of its own: it appears once a bucket has closed
+    line = line.replace(" (last bucket: ", "; (last bucket: ")
     parts = [p for chunk in line.split(" | ") for p in chunk.split("; ")]
     out = set()
     for part in parts:
