@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import generate_latest
 
 from edgeanon.aggregate import Aggregator, FrameResult
 from edgeanon.policy import PolicyError
+from edgeanon.rollup import render, roll_up
 from edgeanon.sinks.console import ConsoleSink
 from edgeanon.sinks.prometheus import PrometheusSink
-from edgeanon.sinks.store import SCHEMA_VERSION, AggregateStore, StoreError, StoreSink, export_rows
+from edgeanon.sinks.store import SCHEMA_VERSION, AggregateStore, StoreError, StoreSink
 from tests.store_helpers import DAY, T0
 
 LAYOUT = {"cam": (["road"], ["door"])}
@@ -163,9 +165,10 @@ def test_store_keeps_only_bins_of_at_least_k_and_export_includes_them(tmp_path):
     assert supp["heading_suppressed_bins"] == 2 and supp["age_band_suppressed_bins"] == 0
     table = store._conn.execute("SELECT kind, place, bin, count FROM attribute_counts ORDER BY kind").fetchall()
     assert table == [("age_band", "door", "<20", 5), ("heading", "road", "e", 11)]
-    text = export_rows(rows, "csv")
-    assert "2023-11-14T22:14:00Z,60,cam,attribute,road,heading=e,11" in text.splitlines()
-    assert len(list(csv.DictReader(io.StringIO(text)))) == len(rows)
+    text = render(roll_up(rows, ZoneInfo("UTC"), k=5), "csv")
+    assert "2023-11-14T22:14:00+00:00,60,cam,attribute,road,heading=e,11" in text.splitlines()
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert {(r["name"], r["metric"]) for r in exported if r["scope"] == "attribute"} == set(attrs)
     store.close()
 
 

@@ -69,10 +69,10 @@ def test_run_export_restart_merges_and_audit(tmp_path):
     rows = json.loads(cli("export", str(cfg), "--format", "json").stdout)
     inferred = [r for r in rows if r["metric"] == "frames_inferred"]
     assert sum(r["value"] for r in inferred) == 500  # two full passes, nothing written twice
-    assert len({r["bucket_start_utc"] for r in inferred}) <= 2
+    assert len({r["period_start"] for r in inferred}) <= 2
     assert any(r["metric"] == "occupancy_mean" for r in rows)
     csv_out = cli("export", str(cfg), "--since", "2000-01-01", "--until", "2000-01-02").stdout
-    assert csv_out.splitlines() == ["bucket_start_utc,bucket_seconds,camera,scope,name,metric,value"]
+    assert csv_out.splitlines() == ["period_start,period_seconds,camera,scope,name,metric,value"]
     assert cli("export", str(cfg), "--since", "yesterday").returncode == 2
     verify = cli("audit", "verify", str(cfg))
     assert verify.returncode == 0 and "chain intact" in verify.stdout

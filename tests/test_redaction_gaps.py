@@ -12,8 +12,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -208,7 +210,7 @@ def stored_starts(data: Path) -> set[int]:
 def test_export_purge_is_audited(tmp_path):
     cfg, data, old_start = export_setup(tmp_path)
     rows = export(cfg)
-    assert rows and all(r["bucket_start_utc"] for r in rows)
+    assert rows and all(r["period_start"] for r in rows)
     records = [json.loads(line) for line in (data / "audit.jsonl").read_text().splitlines()]
     (purge,) = [r for r in records if r["event"] == "purge"]
     assert purge["by"] == "export" and purge["table"] == "aggregates" and purge["rows"] > 0
@@ -225,6 +227,6 @@ def test_export_while_the_service_holds_the_log_prints_nothing_past_retention(tm
         rows = export(cfg)
         assert held.seq == 0, "export wrote to a log it does not hold"
     assert rows, "the rows within retention are exported"
-    newest_old = time.strftime("%Y-%m-%d", time.gmtime(old_start))
-    assert not [r for r in rows if r["bucket_start_utc"].startswith(newest_old)]
+    newest_old = datetime.fromtimestamp(old_start, ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d")  # the site's day
+    assert not [r for r in rows if r["period_start"].startswith(newest_old)]
     assert old_start in stored_starts(data), "nothing may be purged without an audit record"

@@ -96,4 +96,4 @@ def test_signal_flushes_current_bucket_and_exits_zero(sig, tmp_path):
     assert events.count("start") == 1 and events[-1] == "stop" and "purge" in events  # start-up retention purge
     start = audit[events.index("start")]
     assert start["config_sha256"] == hashlib.sha256(DEFAULT_CONFIG.read_bytes()).hexdigest()
-    assert start["purposes"] == ["flow", "occupancy"]
+    assert start["purposes"] == ["dwell", "flow", "occupancy"]

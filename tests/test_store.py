@@ -17,13 +17,15 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
 from edgeanon.aggregate import Aggregator, Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.errors import EdgeanonError
-from edgeanon.sinks.store import AggregateStore, StoreError, StoreSink, bucket_rows, export_rows
+from edgeanon.rollup import render, roll_up
+from edgeanon.sinks.store import AggregateStore, StoreError, StoreSink, bucket_rows
 from tests.store_helpers import DAY, T0, make_bucket, small_bucket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +65,8 @@ def hand_bucket() -> Bucket:
         lines={"door": LineBucket(in_=7, out=3)},
         heatmap=np.array([[3, 0], [7, 1]], dtype=np.int64),
         heatmap_suppressed=1,
+        down_s=12.5,
+        down_since=T0 - 30.0,
     )
     aisle = CameraBucket(
         frames={"captured": 50, "inferred": 50, "dropped": 0, "skipped": 0},
@@ -81,6 +85,7 @@ HAND_EXPECTED = {
     ("entrance", "camera", "", "occupancy_sum"): 270,
     ("entrance", "camera", "", "occupancy_frames"): 90,
     ("entrance", "camera", "", "occupancy_max"): 5,
+    ("entrance", "camera", "", "down_seconds"): 12.5,  # down for part of the bucket: "we did not look"
     ("entrance", "camera", "", "cell_0_0"): 3,
     ("entrance", "camera", "", "cell_0_1"): 0,
     ("entrance", "camera", "", "cell_1_0"): 7,
@@ -104,6 +109,7 @@ HAND_EXPECTED = {
     ("aisle", "camera", "", "occupancy_sum"): 25,
     ("aisle", "camera", "", "occupancy_frames"): 50,
     ("aisle", "camera", "", "occupancy_max"): 2,
+    ("aisle", "camera", "", "down_seconds"): 0,  # a measured zero: it looked the whole bucket
     ("aisle", "zone", "shelf", "occupancy_sum"): 10,
     ("aisle", "zone", "shelf", "occupancy_frames"): 50,
     ("aisle", "zone", "shelf", "occupancy_max"): 1,
@@ -118,7 +124,7 @@ HAND_EXPECTED = {
 def test_round_trip_and_durability_pragmas(tmp_path):
     db = tmp_path / "data" / "agg.db"  # the named directory is created
     with open_store(db) as store:
-        assert store.write_bucket(hand_bucket()) == len(HAND_EXPECTED) == 51
+        assert store.write_bucket(hand_bucket()) == len(HAND_EXPECTED) == 53
         rows = store.rows()
         assert values(rows) == HAND_EXPECTED
         assert {(r["bucket_start"], r["bucket_seconds"]) for r in rows} == {(T0, 60)}
@@ -179,9 +185,9 @@ def test_aggregator_flush_then_rest_never_doubles(tmp_path):
     now = [T0 + 5.0]
     store = open_store(tmp_path / "agg.db")
     agg = Aggregator({"cam": ((), ())}, 60, [StoreSink(store)], clock=lambda: now[0])
-    agg.count_frame("cam", "captured", 5)
+    agg.count_frame("cam", "inferred", 5)
     assert agg.flush().partial
-    agg.count_frame("cam", "captured", 3)
+    agg.count_frame("cam", "skipped", 3)
     now[0] = T0 + 61.0
     agg.tick()  # the rest of the bucket closes
     got = values(store.rows(), start=T0)
@@ -295,15 +301,15 @@ def test_retention_purges_at_startup_and_hourly(tmp_path):
         s.write_bucket(small_bucket(T0 - DAY))
     calls.clear()
     with open_store(db, retention_days=2, clock=lambda: now[0], on_purge=lambda n, c: calls.append((n, c))) as s:
-        assert calls == [(20, cutoff)]  # two buckets of 10 rows each
+        assert calls == [(22, cutoff)]  # two buckets of 11 rows each
         assert sorted({r["bucket_start"] for r in s.rows()}) == [cutoff - 60, T0 - DAY]
         now[0] = T0 + 3599.0  # the cutoff-60 bucket is now past retention, but an hour has not passed
         assert s.maybe_purge() is None
         assert len(calls) == 1
         assert sorted({r["bucket_start"] for r in s.rows()}) == [cutoff - 60, T0 - DAY]
         now[0] = T0 + 3600.0
-        assert s.maybe_purge() == 10
-        assert calls[-1] == (10, cutoff + 3600)
+        assert s.maybe_purge() == 11
+        assert calls[-1] == (11, cutoff + 3600)
         assert {r["bucket_start"] for r in s.rows()} == {T0 - DAY}
         assert s.maybe_purge() is None  # not again until the next hour
         now[0] = T0 + 1800.0  # the wall clock was set back: purge rather than wait for it to catch up
@@ -321,7 +327,7 @@ def test_store_sink_purges_via_maybe_purge(tmp_path):
     assert len(calls) == 1
     now[0] = T0 + 3600.0
     sink.on_bucket(small_bucket(T0))
-    assert calls == [0, 10]
+    assert calls == [0, 11]
     assert {r["bucket_start"] for r in store.rows()} == {T0}
     sink.close()
 
@@ -467,16 +473,16 @@ def test_export_csv_and_json_with_occupancy_mean(tmp_path):
     with open_store(tmp_path / "agg.db") as store:
         store.write_bucket(Bucket(T0, 60, {"entrance": cb}, site_in=2))
         rows = store.rows()
-    text = export_rows(rows, "csv")
+    records = roll_up(rows, ZoneInfo("Asia/Tokyo"))
+    text = render(records, "csv")
     lines = text.splitlines()
-    assert lines[0] == "bucket_start_utc,bucket_seconds,camera,scope,name,metric,value"
-    records = list(csv.DictReader(io.StringIO(text)))
-    assert len(records) == len(rows) + 1  # one derived mean: the zone has no frames, the site no sums
-    means = [r for r in records if r["metric"] == "occupancy_mean"]
+    assert lines[0] == "period_start,period_seconds,camera,scope,name,metric,value"
+    assert len(records) == len(rows) + 2  # derived: the camera's mean (the zone has no frames) and the zone's visits
+    means = [r for r in csv.DictReader(io.StringIO(text)) if r["metric"] == "occupancy_mean"]
     assert means == [
         {
-            "bucket_start_utc": "2023-11-14T22:14:00Z",
-            "bucket_seconds": "60",
+            "period_start": "2023-11-15T07:14:00+09:00",  # T0 in the site's local time, with its offset
+            "period_seconds": "60",
             "camera": "entrance",
             "scope": "camera",
             "name": "",
@@ -484,15 +490,13 @@ def test_export_csv_and_json_with_occupancy_mean(tmp_path):
             "value": "2.25",
         }
     ]
-    assert "2023-11-14T22:14:00Z,60,entrance,camera,,occupancy_sum,9" in lines  # counts print as integers
-    assert "2023-11-14T22:14:00Z,60,,site,,in,2" in lines
-    data = json.loads(export_rows(rows, "json"))
+    assert "2023-11-15T07:14:00+09:00,60,entrance,camera,,occupancy_sum,9" in lines  # counts print as integers
+    assert "2023-11-15T07:14:00+09:00,60,,site,,in,2" in lines
+    assert "2023-11-15T07:14:00+09:00,60,entrance,zone,queue,visits,0" in lines
+    data = json.loads(render(records, "json"))
     assert [list(d) for d in data] == [lines[0].split(",")] * len(data)
-    assert [(d["camera"], d["scope"], d["name"], d["metric"]) for d in data] == [
-        (r["camera"], r["scope"], r["name"], r["metric"]) for r in records
-    ]
     mean = next(d for d in data if d["metric"] == "occupancy_mean")
     assert mean["value"] == 2.25
     assert next(d for d in data if d["metric"] == "occupancy_sum" and d["scope"] == "camera")["value"] == 9
     with pytest.raises(ValueError, match="unknown export format"):
-        export_rows(rows, "xml")  # type: ignore[arg-type]
+        render(records, "xml")  # type: ignore[arg-type]

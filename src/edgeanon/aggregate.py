@@ -68,6 +68,12 @@ class CameraBucket:
     # attribute stage outcomes (bins.FACE_OUTCOMES -> tracks), only with the purpose "attributes": how many
     # confirmed tracks were estimated and why the others were not (a processing count, not a person attribute)
     faces: dict[str, int] = field(default_factory=dict)
+    # seconds of this bucket the camera was down (failed, not looking), and since when (Unix time): an empty
+    # aisle and a camera that saw nothing look the same in every other number
+    down_s: float = 0.0
+    down_since: float | None = None
+    # the outputs its purposes allow (policy.OUTPUTS names): sinks write nothing for the others, not even zeros
+    outputs: frozenset[str] = policy.OUTPUTS
 
     @property
     def occupancy_mean(self) -> float:
@@ -85,6 +91,7 @@ class Bucket:
     site_out: int = 0
     site_occupancy: int = 0  # at the end of the bucket
     partial: bool = False
+    outputs: frozenset[str] = policy.OUTPUTS  # what the purposes allow; sinks write nothing for the rest
 
 
 @dataclass(slots=True)
@@ -144,7 +151,7 @@ class Aggregator:
         self._entrances = entrances or set()
         self.buckets_closed = 0
         self.sink_errors = 0
-        allowed = policy.allowed_outputs(self.purposes)
+        allowed = self._allowed = policy.allowed_outputs(self.purposes)
         self._kinds = tuple(k for k, out in policy.ATTRIBUTE_OUTPUTS.items() if out in allowed)
         self._current = self._new_bucket(self._bucket_start(clock()))
 
@@ -157,10 +164,11 @@ class Aggregator:
                 zones={z: ZoneBucket() for z in zones},
                 lines={ln: LineBucket() for ln in lines},
                 attributes_suppressed=dict.fromkeys(self._kinds, 0),
+                outputs=self._allowed,
             )
             for cam, (zones, lines) in self.layout.items()
         }
-        return Bucket(start, self.length, cams)
+        return Bucket(start, self.length, cams, outputs=self._allowed)
 
     def _check_purposes(self, result: FrameResult) -> None:
         """Run-time twin of the config check: a number whose purpose is not declared never reaches a sink."""
@@ -260,8 +268,25 @@ class Aggregator:
                 faces[k] = faces.get(k, 0) + n
 
     def count_frame(self, camera: str, fate: str, n: int = 1) -> None:
+        """``n`` frames whose fate was decided now: their capture and their fate go into the same bucket."""
+        if fate not in FATES or fate == "captured":
+            raise ValueError(f"unknown frame fate {fate!r}")
         with self._lock:
-            self._current.cameras[camera].frames[fate] += n
+            frames = self._current.cameras[camera].frames
+            frames["captured"] += n
+            frames[fate] += n
+
+    def count_down(self, camera: str, seconds: float, since: float) -> None:
+        """``camera`` has been down for the last ``seconds`` (since ``since``, Unix time). Capped at the time the
+        current bucket has run: a report that straddles a boundary loses the closed bucket's share."""
+        with self._lock:
+            closed = self._roll(self._clock())
+            cb = self._current.cameras[camera]
+            span = max(0.0, self._clock() - self._current.start)
+            cb.down_s = min(cb.down_s + max(0.0, seconds), span, float(self.length))
+            cb.down_since = since
+        if closed is not None:
+            self._publish(closed)
 
     def tick(self) -> None:
         """Close the bucket if its time is over, even when no frame arrives (a camera is down)."""

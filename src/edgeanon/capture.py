@@ -50,7 +50,9 @@ class FramePool:
         self._lock = threading.Lock()
         self._available = threading.Condition(self._lock)
         self.counters = FrameCounters()
-        self.on_count: Callable[[str], None] | None = None  # "captured" or a Fate value, for bucket counts
+        # called with the Fate value when a frame's fate is decided: the bucket counts its capture and its fate
+        # together, so a frame in flight at a bucket boundary lands on one side only
+        self.on_count: Callable[[str], None] | None = None
 
     def acquire(self, timeout: float | None = None) -> Buffer | None:
         """A zeroed buffer of the current frame shape, or None before the first frame has set the shape."""
@@ -73,8 +75,6 @@ class FramePool:
     def captured(self) -> None:
         with self._lock:
             self.counters.captured += 1
-        if self.on_count is not None:
-            self.on_count("captured")
 
     def give_back(self, buf: Buffer) -> None:
         """Return a buffer that never received a frame (a failed read); not a frame release."""
@@ -249,6 +249,7 @@ class CameraReader:
                     if not self.status.closed:
                         log.info("camera %s: outside opening hours, source closed", self.cam.id)
                     self.status.closed, self.status.up = True, False
+                    self.status.down_since = None  # closed on purpose: not a failure
                     self._notify()
                     self._stop.wait(5.0)
                     continue
@@ -307,6 +308,8 @@ class CameraReader:
     def _down(self, why: str) -> None:
         if self.status.up or why != self.status.last_error:
             log.warning("camera %s: down: %s", self.cam.id, why)
+        if self.status.down_since is None:
+            self.status.down_since = time.time()  # wall time: it is shown and stored, never used for staleness
         self.status.up = False
         self.status.last_error = why
 
@@ -369,6 +372,7 @@ class CameraReader:
             if not self.status.up:
                 log.info("camera %s: up (%s, %dx%d)", self.cam.id, describe_source(src), frame.shape[1], frame.shape[0])
                 self.status.last_error = ""
+                self.status.down_since = None
             self.status.up = True
             self.status.last_frame = now
             self.status.frame_size = (frame.shape[1], frame.shape[0])

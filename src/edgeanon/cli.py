@@ -248,8 +248,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
     return exit_code(items)
 
 
-def _parse_time(value: str | None, flag: str) -> float | None:
-    from datetime import UTC, datetime
+def _parse_time(value: str | None, flag: str, timezone: str = "UTC") -> float | None:
+    """ISO 8601 date or time; without an offset it is read in ``timezone`` (the site's)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     if value is None:
         return None
@@ -259,20 +261,25 @@ def _parse_time(value: str | None, flag: str) -> float | None:
         raise EdgeanonError(
             f"{flag}: {value!r} is not an ISO 8601 date or time (e.g. 2026-11-26 or 2026-11-26T09:00+09:00)"
         ) from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+    return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(timezone))).timestamp()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     import time
+    from zoneinfo import ZoneInfo
 
     from edgeanon.audit import AuditBusy, AuditLog
-    from edgeanon.sinks.store import AggregateStore, export_rows
+    from edgeanon.rollup import render, roll_up
+    from edgeanon.sinks.store import AggregateStore
 
     cfg = _load_config(args.config)
     path = cfg.storage.store_path()
+    tz = cfg.aggregation.timezone
+    since, until = _parse_time(args.since, "--since", tz), _parse_time(args.until, "--until", tz)
+    if since is not None and until is not None and since >= until:  # an empty answer would hide the mistake
+        raise EdgeanonError(f"--since {args.since} is not before --until {args.until}")
     if not path.is_file():
         raise EdgeanonError(f"{path}: no aggregate store yet (run `edgeanon run` first)")
-    since, until = _parse_time(args.since, "--since"), _parse_time(args.until, "--until")
     days = cfg.retention.aggregates_days
     try:  # retention is applied first, and every purge is audited: this purge too
         audit: AuditLog | None = AuditLog(
@@ -293,13 +300,19 @@ def cmd_export(args: argparse.Namespace) -> int:
             store = AggregateStore(path, retention_days=days, purge_on_open=False)
             since = max(since or 0.0, time.time() - days * 86400)  # print nothing past retention all the same
         try:
+            # another site's store read through this config would be labelled with this site's names
+            store.claim_site(cfg.storage.site or cfg.operator.name, cfg.storage.allow_mixed_sites)
+            if args.camera is not None:
+                known = {c.id for c in cfg.cameras} | set(store.cameras())
+                if args.camera not in known:
+                    raise EdgeanonError(f"--camera {args.camera!r}: no such camera (known: {', '.join(sorted(known))})")
             rows = store.rows(since, until, args.camera, attributes=True)
         finally:
             store.close()
     finally:
         if audit is not None:
             audit.close()
-    sys.stdout.write(export_rows(rows, args.format))
+    sys.stdout.write(render(roll_up(rows, ZoneInfo(tz), args.every, cfg.privacy.k), args.format))
     return 0
 
 
@@ -514,13 +527,22 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         parents=[common],
         help="export stored aggregates as CSV or JSON",
-        description="Read the aggregate store named by the config and print its rows (after "
-        "applying the retention). Times are ISO 8601; without a timezone they are UTC.",
+        description="Read the aggregate store named by the config and print one row per period, camera, "
+        "zone/line and metric (after applying the retention): per stored bucket, or rolled up with --every. "
+        "Times are ISO 8601 in the site's timezone (aggregation.timezone) with the offset; --since/--until "
+        "without an offset are read in that timezone too.",
     )
     p.add_argument("config", nargs="?", help="YAML config file (default: the bundled demo config)")
-    p.add_argument("--since", metavar="TIME", help="first bucket start to include, e.g. 2026-11-26T09:00+09:00")
+    p.add_argument(
+        "--since", metavar="TIME", help="first bucket start to include, e.g. 2026-11-26T09:00 (site time) or ...+09:00"
+    )
     p.add_argument("--until", metavar="TIME", help="buckets starting before this time")
-    p.add_argument("--camera", metavar="ID", help="only this camera")
+    p.add_argument("--camera", metavar="ID", help="only this camera (an unknown camera is an error)")
+    p.add_argument(
+        "--every",
+        choices=["hour", "day"],
+        help="roll the buckets up into hours or days of the site's local time (default: one period per bucket)",
+    )
     p.add_argument("--format", choices=["csv", "json"], default="csv", help="output format (default csv)")
     p.set_defaults(func=cmd_export)
 

@@ -816,6 +816,18 @@ class Storage(_Model):
         "e.g. from `openssl rand -hex 32`). Make it readable by the service user but writable by nobody but root, "
         "and not readable by everyone: then whoever can write the log but not read the key cannot forge records.",
     )
+    site: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="This site's identity, recorded in the aggregate store; `run` refuses a store recorded "
+        "for another site. Empty: operator.name.",
+    )
+    allow_mixed_sites: bool = Field(
+        False,
+        description="Let this config write into a store recorded for another site (their rows then share one "
+        "table with nothing to tell them apart).",
+    )
 
     def store_path(self) -> Path:
         return Path(self.directory).expanduser() / self.store

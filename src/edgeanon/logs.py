@@ -18,9 +18,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from edgeanon.logrepeat import RepeatGate
 
 LogFormat = Literal["plain", "json"]
 FORMATS: tuple[LogFormat, ...] = ("plain", "json")
@@ -101,8 +104,16 @@ class Redactor(logging.Filter):
 REDACTOR = Redactor()
 
 
+class PlainFormatter(logging.Formatter):
+    """``2026-11-26 22:08:00.123+09:00 INFO logger: message``: local time of the site, with its offset."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return _iso(record.created, sep=" ")
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts (UTC, ISO 8601), level, logger, message, then any extra fields."""
+    """One JSON object per line: ts (ISO 8601, the site's local time with its offset), level, logger, message,
+    then any extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -121,8 +132,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _iso(t: float, sep: str = "T") -> str:
+    """One rule for every time a log shows: the site's timezone (``set_timezone``; the host's until a config is
+    loaded), with the offset printed, so plain logs, JSON logs, summaries and exports line up."""
+    tz = _state["tz"]
+    dt = datetime.fromtimestamp(t, tz) if tz is not None else datetime.fromtimestamp(t).astimezone()
+    return dt.isoformat(sep=sep, timespec="milliseconds")
+
+
+def set_timezone(name: str | None) -> None:
+    """Show log times in this IANA timezone (the config's ``aggregation.timezone``); None: the host's."""
+    _state["tz"] = ZoneInfo(name) if name else None
 
 
 class _StderrPump:
@@ -134,6 +154,7 @@ class _StderrPump:
 
     def __init__(self, fmt: LogFormat = "json") -> None:
         self.fmt = fmt
+        self._gate = RepeatGate()  # FFmpeg's error on every reconnect attempt: once, then on change or interval
         sys.stderr.flush()
         self.real = os.dup(2)
         read_end, write_end = os.pipe()
@@ -148,7 +169,10 @@ class _StderrPump:
     def _pump(self, read_end: int) -> None:
         with open(read_end, "rb") as pipe:
             for raw in pipe:
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                admitted = self._gate.admit(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                if admitted is None:
+                    continue
+                text = admitted
                 if self.fmt == "plain":
                     os.write(self.real, (REDACTOR.redact(text) + "\n").encode())
                 elif text.strip():
@@ -165,7 +189,7 @@ class _StderrPump:
         self._thread.join(2.0)
 
 
-_state: dict[str, Any] = {"format": "plain", "stream": None, "handler": None, "pump": None}
+_state: dict[str, Any] = {"format": "plain", "stream": None, "handler": None, "pump": None, "tz": None}
 
 
 def setup(
@@ -201,7 +225,7 @@ def setup(
     handler._edgeanon = True  # type: ignore[attr-defined]
     _state["handler"] = handler
     handler.addFilter(REDACTOR)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(PLAIN_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter(PLAIN_FORMAT))
     root.addHandler(handler)
     return handler
 

@@ -32,6 +32,10 @@ SETUP_REFRESH_S = 2
 SETUP_MIN_INTERVAL_S = 1.0  # /setup's boxes change at most once a second, whoever polls
 BOX_MAX_AGE_S = 3.0  # boxes older than this are not drawn (the camera stopped delivering)
 CHART_HOURS = 6
+# "In the store now" is entrance in minus out since local midnight, clamped at 0. When out exceeds in by more
+# than this many people AND this share of in, the page warns: a line is probably misplaced or reversed.
+DRIFT_MIN_PEOPLE = 5
+DRIFT_SHARE = 0.10
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
 Boxes = Callable[[str], "np.ndarray | None"]  # camera id -> (n, 4) xyxy of the latest frame, in frame pixels
@@ -174,6 +178,11 @@ class StatusSink:
     def close(self) -> None:
         pass
 
+    def entrances_today(self, entrances: Iterable[tuple[str, str]]) -> tuple[int, int]:
+        """Today's in and out summed over the entrance lines (camera, line)."""
+        totals = [self.today(cam, line) for cam, line in entrances]
+        return sum(t[0] for t in totals), sum(t[1] for t in totals)
+
     def today(self, camera: str, line: str) -> tuple[int, int]:
         with self._lock:
             self._roll()
@@ -193,6 +202,7 @@ h2{font-size:17px;margin:4px 0 8px}.state{font-size:12px;padding:2px 8px;border-
 table{border-collapse:collapse;margin:4px 16px 8px 0;display:inline-table;vertical-align:top}
 th,td{padding:3px 10px;border-bottom:1px solid #e0e0e0;text-align:left}td.num{text-align:right;font-size:18px}
 .muted{color:#666;font-size:13px}footer{padding:8px 20px 20px;font-size:13px;color:#555}
+.warn{color:#8a1c1c;background:#fde8e8;padding:6px 8px;border-radius:4px}
 .noimg{font-weight:600}svg text{font-family:system-ui,sans-serif}.alert{color:#b71c1c;font-weight:600;font-size:13px}
 """
 
@@ -211,7 +221,7 @@ def _page(title: str, header: str, body: str, head_extra: str = "", tail: str = 
     )
 
 
-def _state(s: CameraStatus | None) -> tuple[str, str]:
+def _state(s: CameraStatus | None, tz: ZoneInfo | None = None) -> tuple[str, str]:
     """(css class, label) of a camera."""
     if s is None:
         return "down", "unknown"
@@ -221,6 +231,8 @@ def _state(s: CameraStatus | None) -> tuple[str, str]:
         return "finished", "finished"
     if s.closed:
         return "closed", "closed (outside opening hours)"
+    if s.down and s.down_since is not None:
+        return "down", f"DOWN since {datetime.fromtimestamp(s.down_since, tz):%Y-%m-%d %H:%M:%S%z}"
     return "down", "down"
 
 
@@ -238,6 +250,11 @@ def _view_and_geometry(s: CameraStatus) -> list[str]:
         )
     out += [f'<p class="alert" data-geometry>Not counting right: {_e(m)}</p>' for m in s.geometry_errors]
     return out
+
+
+def drift(n_in: int, n_out: int) -> bool:
+    """Out exceeds in by more than ``DRIFT_MIN_PEOPLE`` and by more than ``DRIFT_SHARE`` of in."""
+    return n_out - n_in > max(DRIFT_MIN_PEOPLE, DRIFT_SHARE * n_in)
 
 
 # ---------------------------------------------------------------- status page
@@ -349,14 +366,26 @@ class StatusPage:
         has_cam_occ = "occupancy" in self.cfg.purpose_ids
         body = []
         if self.cfg.entrances and has_cam_occ:
+            n_in, n_out = self._live.entrances_today((e.camera, e.line) for e in self.cfg.entrances)
+            warn = ""
+            if drift(n_in, n_out):
+                warn = (
+                    f'<p class="warn" data-site="drift">Out exceeds in by {n_out - n_in} today: more people left '
+                    "than came in. An entrance line is probably misplaced, reversed or missing a door; check it "
+                    "on /setup.</p>"
+                )
             body.append(
                 '<section class="cam"><h2>In the store now</h2><table><tr><td class="num" data-site="occupancy">'
-                f"{self._live.site_occupancy}</td><td>people (entrances in minus out since local midnight)</td>"
-                "</tr></table></section>"
+                f"{self._live.site_occupancy}</td><td>people</td></tr></table>"
+                f'<p class="muted" data-site="definition">Entrances in today (<span data-site="in">{n_in}</span>) '
+                f'minus out today (<span data-site="out">{n_out}</span>) since local midnight, never below 0. '
+                "It counts from midnight, so people inside at midnight, or a door without a line, make it drift; "
+                f"a warning shows when out exceeds in by more than {DRIFT_MIN_PEOPLE} people and "
+                f"{DRIFT_SHARE:.0%} of in.</p>{warn}</section>"
             )
         for cam in self.cfg.cameras:
             s = statuses.get(cam.id)
-            cls, label = _state(s)
+            cls, label = _state(s, self._tz)
             parts = [f'<section class="cam" data-camera="{_e(cam.id)}">']
             parts.append(f'<h2>{_e(cam.id)}<span class="state {cls}" data-state="{cls}">{_e(label)}</span></h2>')
             if s is not None and not s.up and s.last_error and not (s.closed or s.finished):
@@ -525,7 +554,7 @@ class SetupPage:
         ]
         for cam in self.cfg.cameras:
             s = statuses.get(cam.id)
-            cls, label = _state(s)
+            cls, label = _state(s, ZoneInfo(self.cfg.aggregation.timezone))
             size = s.frame_size if s is not None else None
             head = f'<h2>{_e(cam.id)}<span class="state {cls}">{_e(label)}</span>'
             if size is None:

@@ -582,8 +582,14 @@ class Runner:
         )
 
     def tick(self) -> None:
-        self.heartbeat = time.monotonic()
+        now = time.monotonic()
+        dt, self.heartbeat = now - self.heartbeat, now
         self.aggregator.tick()
+        for r in self.readers:  # down time per bucket, to the supervisor's tick (a quarter of a second)
+            st = r.status
+            since = st.down_since
+            if st.down and since is not None:
+                self.aggregator.count_down(st.camera, min(dt, max(0.0, time.time() - since)), since)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop readers, let workers finish their frame, drop what is left, flush the bucket to every sink."""

@@ -41,6 +41,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     from edgeanon.web import App, BasicAuth, WebServer, liveness, readiness
 
     logs.add_secrets(config_secrets(cfg))  # before anything that could log a URL or a config value
+    logs.set_timezone(cfg.aggregation.timezone)  # one rule: the site's local time, with its offset
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -69,13 +70,22 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         store = AggregateStore(
             cfg.storage.store_path(), retention_days=cfg.retention.aggregates_days, on_purge=on_purge
         )
+        try:
+            site = cfg.storage.site or cfg.operator.name
+            recorded = store.claim_site(site, cfg.storage.allow_mixed_sites)
+            if recorded is not None and recorded != site:
+                log.warning("store %s holds site %r too (storage.allow_mixed_sites)", store.path, recorded)
+        except BaseException:
+            store.close()
+            raise
     except BaseException:
         audit.close()
         raise
     store_sink = StoreSink(store)
     sinks: list = [store_sink]
-    if not opts.quiet:
-        sinks.append(ConsoleSink(cfg.aggregation.timezone))
+    console = None if opts.quiet else ConsoleSink(cfg.aggregation.timezone)
+    if console is not None:
+        sinks.append(console)
     layout = {
         c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines], [z.name for z in c.zones if z.queue])
         for c in cfg.cameras
@@ -217,7 +227,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
                 reason = "sources finished"
                 break
             if not opts.quiet and now >= next_status:
-                _status_line(runner)
+                _status_line(runner, console)
                 next_status = now + opts.status_every
             if installer.expired_now():
                 audit.record("setup_mode", state="off", reason="expired", until=_iso_utc(installer.until))
@@ -251,17 +261,26 @@ def _iso_utc(t: float | None) -> str | None:
     return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
-def _status_line(runner) -> None:
+def _status_line(runner, console=None) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(runner.cfg.aggregation.timezone)
+    k = runner.cfg.privacy.k
     parts = []
     for s in runner.statuses():
-        c = s.counters
+        c = s.counters.accounted()
         state = "up" if s.up else ("done" if s.finished else "closed" if s.closed else "DOWN")
+        if s.down and s.down_since is not None:
+            state += f" since {datetime.fromtimestamp(s.down_since, tz):%H:%M:%S%z}"
         a = runner.analytics[s.camera]
         zones = " ".join(f"{z.name}={z.occupancy}" for z in a.zones)
         lines = " ".join(f"{ln.name} in={ln.total_in} out={ln.total_out}" for ln in a.lines)
-        parts.append(
-            f"{s.camera} {state} {s.fps:4.1f} fps (inferred {c.inferred}, dropped {c.dropped}) {zones} {lines}"
-        )
+        text = f"{s.camera} {state} {s.fps:4.1f} fps (inferred {c['inferred']}, dropped {c['dropped']}) {zones} {lines}"
+        hidden = console.last_suppressed.get(s.camera) if console is not None else ""
+        if hidden:  # say it, or a bin that stays at 0 reads as "broken"
+            text += f" (last bucket: bins below k={k} suppressed: {hidden})"
+        parts.append(text.rstrip())
     parts.append(f"site occupancy {runner.site.value}")
     print("live: " + " | ".join(parts), flush=True)
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The fates a captured frame can end in; each is a field of ``FrameCounters`` (a new fate, such as ``idle``,
+# is one more name here, one more field below and one more ``capture.Fate``).
+FATE_NAMES = ("inferred", "dropped", "skipped")
+
 
 @dataclass
 class FrameCounters:
-    """Per-camera frame accounting; only ``FramePool`` writes it."""
+    """Per-camera frame accounting; only ``FramePool`` writes it.
+
+    ``captured`` counts frames as they are read, so ``captured - released`` are the frames in flight (in the
+    newest-frame slot or being inferred). What leaves the process (metrics, buckets, the live line) is
+    ``accounted()``: frames whose fate is decided, with the capture counted together with the fate, so that
+    ``captured = inferred + dropped + skipped`` holds in every scrape and every bucket.
+    """
 
     captured: int = 0
     inferred: int = 0
@@ -16,7 +26,12 @@ class FrameCounters:
     released: int = 0
 
     def balanced(self) -> bool:
-        return self.captured == self.inferred + self.dropped + self.skipped == self.released
+        return self.captured == sum(getattr(self, f) for f in FATE_NAMES) == self.released
+
+    def accounted(self) -> dict[str, int]:
+        """``captured`` and each fate, from one read of the fate counters (so the equation always holds)."""
+        fates = {f: getattr(self, f) for f in FATE_NAMES}
+        return {"captured": sum(fates.values()), **fates}
 
 
 @dataclass
@@ -33,4 +48,10 @@ class CameraStatus:
     geometry_errors: tuple[str, ...] = ()  # zones or lines that do not fit the frame (set on its first frame)
     view_ok: bool | None = None  # camera view check (edgeanon.view): None while its baseline is learnt
     view_problems: tuple[str, ...] = ()  # from view.PROBLEMS while view_ok is False
+    down_since: float | None = None  # Unix time of the failure that took it down; None while up (or not yet tried)
     counters: FrameCounters = field(default_factory=FrameCounters)
+
+    @property
+    def down(self) -> bool:
+        """Failed and not looking: not up, and neither deliberately closed (opening hours) nor finished."""
+        return self.down_since is not None and not (self.up or self.closed or self.finished)

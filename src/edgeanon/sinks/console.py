@@ -16,6 +16,8 @@ class ConsoleSink:
     def __init__(self, timezone: str, stream: TextIO | None = None) -> None:
         self._tz = ZoneInfo(timezone)
         self._out = stream or sys.stdout
+        # camera -> bins k-suppression left out of the last closed bucket (``suppressed_bins``), for the live line
+        self.last_suppressed: dict[str, str] = {}
 
     def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
         pass
@@ -28,15 +30,25 @@ class ConsoleSink:
             f"occupancy {bucket.site_occupancy}"
         ]
         for cam, cb in bucket.cameras.items():
+            self.last_suppressed[cam] = suppressed_bins(cb)
             f = cb.frames
+            down = ""
+            if cb.down_s > 0 and cb.down_since is not None:  # "we did not look", not "nobody came"
+                since = datetime.fromtimestamp(cb.down_since, self._tz).strftime("%Y-%m-%d %H:%M:%S%z")
+                down = f"DOWN since {since} ({cb.down_s:.0f} s of this bucket), "
             parts = [
-                f"  {cam}: frames {f['inferred']} inferred / {f['captured']} captured "
-                f"({f['dropped']} dropped, {f['skipped']} skipped), "
-                f"people mean {cb.occupancy_mean:.1f} max {cb.occupancy_max}"
+                f"  {cam}: {down}frames {f['inferred']} inferred / {f['captured']} captured "
+                f"({f['dropped']} dropped, {f['skipped']} skipped)"
+                + (
+                    f", people mean {cb.occupancy_mean:.1f} max {cb.occupancy_max}"
+                    if "camera_occupancy" in cb.outputs
+                    else ""
+                )
             ]
             parts += [
-                f"zone {z} mean {zb.occupancy_mean:.1f} max {zb.occupancy_max}"
-                + (f" dwell n={zb.dwell_count}" if zb.dwell_count else "")
+                f"zone {z}"
+                + (f" mean {zb.occupancy_mean:.1f} max {zb.occupancy_max}" if "zone_occupancy" in cb.outputs else "")
+                + (f" dwell n={zb.dwell_count}" if "zone_dwell" in cb.outputs else "")
                 for z, zb in cb.zones.items()
             ]
             parts += [f"line {ln} in {lb.in_} out {lb.out}" for ln, lb in cb.lines.items()]
@@ -55,7 +67,12 @@ def _attribute_parts(cb: CameraBucket) -> list[str]:
     for (kind, place, bin_), n in sorted(cb.attributes.items()):
         by.setdefault((kind, place), []).append(f"{bin_} {n}")
     parts = [f"{kind} {place}: {', '.join(bins)}" for (kind, place), bins in by.items()]
-    hidden = {kind: n for kind, n in cb.attributes_suppressed.items() if n}
+    hidden = suppressed_bins(cb)
     if hidden:
-        parts.append("bins below k not shown: " + ", ".join(f"{kind} {n}" for kind, n in hidden.items()))
+        parts.append("bins below k not shown: " + hidden)
     return parts
+
+
+def suppressed_bins(cb: CameraBucket) -> str:
+    """``heading 3, speed 2``: per kind, how many bins k-suppression left out of the bucket ('' if none)."""
+    return ", ".join(f"{kind} {n}" for kind, n in cb.attributes_suppressed.items() if n)

@@ -45,12 +45,12 @@ class _CameraHealth(Collector):
             labels=["camera"],
         )
         for st in self._statuses():
-            c = st.counters
+            c = st.counters.accounted()  # captured counted with the fate: the equation holds in every scrape
             view_ok.add_metric([st.camera], 0.0 if st.view_ok is False else 1.0)
             up.add_metric([st.camera], 1.0 if st.up else 0.0)
             fps.add_metric([st.camera], st.fps if st.up else 0.0)
             for fate in FATES:
-                frames.add_metric([st.camera, fate], float(getattr(c, fate)))
+                frames.add_metric([st.camera, fate], float(c[fate]))
             reconnects.add_metric([st.camera], float(st.reconnects))
         yield from (up, fps, frames, reconnects, view_ok)
 

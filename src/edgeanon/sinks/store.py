@@ -11,9 +11,6 @@ place when opened (the table is created, old rows are kept); a file from a newer
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
 import os
@@ -21,9 +18,8 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +33,6 @@ _UPGRADABLE = ("1",)  # older versions that the idempotent CREATE statements bel
 PURGE_INTERVAL_S = 3600.0
 MAX_BACKLOG = 1440  # buckets kept in memory while a sink's destination fails: a day of 60-s buckets
 COLUMNS = ("bucket_start", "bucket_seconds", "camera", "scope", "name", "metric", "value")
-EXPORT_COLUMNS = ("bucket_start_utc", "bucket_seconds", "camera", "scope", "name", "metric", "value")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -122,24 +117,29 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
     queue wait estimate and an absent heatmap are not."""
     out: list[Row] = []
     for cam, cb in bucket.cameras.items():
+        outputs = cb.outputs  # nothing, not even a zero, for an output whose purpose is not declared
         out += [(cam, "camera", "", f"frames_{fate}", cb.frames.get(fate, 0)) for fate in FATES]
-        out += [
-            (cam, "camera", "", "occupancy_sum", cb.occupancy_sum),
-            (cam, "camera", "", "occupancy_frames", cb.occupancy_frames),
-            (cam, "camera", "", "occupancy_max", cb.occupancy_max),
-        ]
+        out.append((cam, "camera", "", "down_seconds", round(cb.down_s, 2)))  # failed, not looking: not "nobody came"
+        if "camera_occupancy" in outputs:
+            out += [
+                (cam, "camera", "", "occupancy_sum", cb.occupancy_sum),
+                (cam, "camera", "", "occupancy_frames", cb.occupancy_frames),
+                (cam, "camera", "", "occupancy_max", cb.occupancy_max),
+            ]
         if cb.heatmap is not None:
             rows, cols = cb.heatmap.shape
             out += [(cam, "camera", "", f"cell_{r}_{c}", cb.heatmap[r, c]) for r in range(rows) for c in range(cols)]
             out.append((cam, "camera", "", "heatmap_suppressed_cells", cb.heatmap_suppressed))
         for zone, zb in cb.zones.items():
-            out += [
-                (cam, "zone", zone, "occupancy_sum", zb.occupancy_sum),
-                (cam, "zone", zone, "occupancy_frames", zb.occupancy_frames),
-                (cam, "zone", zone, "occupancy_max", zb.occupancy_max),
-            ]
-            out += [(cam, "zone", zone, metric, n) for metric, n in zip(DWELL_METRICS, zb.dwell_counts, strict=True)]
-            out.append((cam, "zone", zone, "dwell_sum_s", zb.dwell_sum))
+            if "zone_occupancy" in outputs:
+                out += [
+                    (cam, "zone", zone, "occupancy_sum", zb.occupancy_sum),
+                    (cam, "zone", zone, "occupancy_frames", zb.occupancy_frames),
+                    (cam, "zone", zone, "occupancy_max", zb.occupancy_max),
+                ]
+            if "zone_dwell" in outputs:
+                out += [(cam, "zone", zone, m, n) for m, n in zip(DWELL_METRICS, zb.dwell_counts, strict=True)]
+                out.append((cam, "zone", zone, "dwell_sum_s", zb.dwell_sum))
             if zb.queue_wait_s is not None:
                 out.append((cam, "zone", zone, "queue_wait_s", zb.queue_wait_s))
         for line, lb in cb.lines.items():
@@ -148,11 +148,12 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
         # per kind enabled by the purposes, so a kind that ran with nothing to show differs from one that did not
         out += [(cam, "camera", "", f"{kind}_suppressed_bins", n) for kind, n in cb.attributes_suppressed.items()]
         out += [(cam, "camera", "", f"faces_{outcome}", n) for outcome, n in cb.faces.items()]
-    out += [
-        ("", "site", "", "in", bucket.site_in),
-        ("", "site", "", "out", bucket.site_out),
-        ("", "site", "", "occupancy", bucket.site_occupancy),
-    ]
+    if "site_occupancy" in bucket.outputs:
+        out += [
+            ("", "site", "", "in", bucket.site_in),
+            ("", "site", "", "out", bucket.site_out),
+            ("", "site", "", "occupancy", bucket.site_occupancy),
+        ]
     return [(c, s, n, m, float(v)) for c, s, n, m, v in out]  # float(): numpy scalars do not bind
 
 
@@ -346,6 +347,28 @@ class AggregateStore:
                 ]
             return out
 
+    def claim_site(self, site: str, allow_mixed: bool = False) -> str | None:
+        """Record ``site`` as the store's site, or check it against the one recorded; returns the recorded one.
+
+        Two configs writing into one store would merge their rows without a trace, so another site's store is
+        refused unless ``allow_mixed`` (``storage.allow_mixed_sites``); the first site recorded stays."""
+        with self._lock, _transaction(self._conn) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'site'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta (key, value) VALUES ('site', ?)", (site,))
+                return None
+        if row[0] != site and not allow_mixed:
+            raise StoreError(
+                f"{self.path}: this store holds the counts of site {row[0]!r}, and this config is site {site!r}; "
+                "use another storage.directory, or set storage.allow_mixed_sites: true to mix them"
+            )
+        return str(row[0])
+
+    def cameras(self) -> list[str]:
+        """The camera ids that have rows (not the site's '')."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT DISTINCT camera FROM aggregates WHERE camera != ''")]
+
     def close(self) -> None:
         """Close the connection; SQLite checkpoints the WAL into the main file on the last close."""
         with self._lock:
@@ -461,54 +484,3 @@ class StoreSink:
                 self.dropped_buckets += len(self._backlog)
                 self._backlog.clear()
             self.store.close()
-
-
-def occupancy_means(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
-    """Derived ``occupancy_mean`` rows (occupancy_sum / occupancy_frames) where frames > 0.
-
-    Derived at export, not stored: a stored mean could not be merged when a bucket arrives in parts.
-    """
-    parts: dict[tuple, dict[str, Any]] = {}
-    for r in rows:
-        if r["metric"] in ("occupancy_sum", "occupancy_frames"):
-            key = (r["bucket_start"], r["camera"], r["scope"], r["name"])
-            parts.setdefault(key, {"bucket_seconds": r["bucket_seconds"]})[r["metric"]] = r["value"]
-    return [
-        dict(zip(COLUMNS, (*key[:1], p["bucket_seconds"], *key[1:], "occupancy_mean", s / f), strict=True))
-        for key, p in parts.items()
-        if (f := p.get("occupancy_frames", 0)) > 0 and (s := p.get("occupancy_sum")) is not None
-    ]
-
-
-def _number(v: float) -> int | float:
-    return int(v) if float(v).is_integer() else float(v)
-
-
-def export_rows(rows: Iterable[Mapping[str, Any]], fmt: Literal["csv", "json"]) -> str:
-    """Store rows plus the derived occupancy means as CSV or JSON, with bucket starts in ISO 8601 UTC."""
-    rows = list(rows)
-    merged = sorted(
-        [*rows, *occupancy_means(rows)],
-        key=lambda r: (r["bucket_start"], r["camera"], r["scope"], r["name"], r["metric"]),
-    )
-    records = [
-        {
-            "bucket_start_utc": datetime.fromtimestamp(r["bucket_start"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "bucket_seconds": int(r["bucket_seconds"]),
-            "camera": r["camera"],
-            "scope": r["scope"],
-            "name": r["name"],
-            "metric": r["metric"],
-            "value": _number(r["value"]),
-        }
-        for r in merged
-    ]
-    if fmt == "json":
-        return json.dumps(records, ensure_ascii=False, indent=1) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        return buf.getvalue()
-    raise ValueError(f"unknown export format {fmt!r} (csv or json)")
