@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from edgeanon.config import PBKDF2_MIN_ITERATIONS
 from edgeanon.errors import EdgeanonError
 from edgeanon.status import CameraStatus
+from edgeanon.webguard import Limits, LoginLimiter, LoginThrottled, client_key, install
 
 log = logging.getLogger("edgeanon.web")
 
@@ -39,6 +40,7 @@ _REASONS = {
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -102,9 +104,16 @@ class BasicAuth:
     the header with every request, so a verified header is remembered for ``cache_s``, keyed by an HMAC
     under a random per-process key: neither the password nor the header is kept in memory. Failures are
     never cached, and an unknown user costs the same work as a wrong password, so timing names no user.
+    A client with too many recent failures gets ``LoginThrottled`` before any PBKDF2 work (``limiter``).
     """
 
-    def __init__(self, users: Mapping[str, str], cache_s: float = 300.0, cache_size: int = 64) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, str],
+        cache_s: float = 300.0,
+        cache_size: int = 64,
+        limiter: LoginLimiter | None = None,
+    ) -> None:
         if not users:
             raise ValueError("basic auth needs at least one user")
         self._users = {name: _Hash.parse(h) for name, h in users.items()}
@@ -115,9 +124,14 @@ class BasicAuth:
         self._cache_s = cache_s
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self.limiter = LoginLimiter() if limiter is None else limiter
 
-    def check(self, header: str | None) -> str | None:
-        """The user name if ``header`` carries valid credentials, else None."""
+    def check(self, header: str | None, client: str = "") -> str | None:
+        """The user name if ``header`` carries valid credentials, else None.
+
+        Raises ``LoginThrottled`` when ``client`` (see ``webguard.client_key``) failed too often lately and the
+        header is not one already verified.
+        """
         if not header or header[:6].lower() != "basic ":
             return None
         tag = hmac.new(self._key, header.encode("latin-1", "replace"), hashlib.sha256).digest()
@@ -127,6 +141,21 @@ class BasicAuth:
             if hit is not None and hit[1] > now:
                 self._cache.move_to_end(tag)
                 return hit[0]
+        wait = self.limiter.retry_after(client, now)
+        if wait > 0:
+            raise LoginThrottled(wait)
+        user = self._verify(header)
+        if user is None:
+            self.limiter.failed(client, now)
+            return None
+        self.limiter.succeeded(client)
+        with self._lock:
+            self._cache[tag] = (user, now + self._cache_s)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return user
+
+    def _verify(self, header: str) -> str | None:
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
@@ -136,13 +165,7 @@ class BasicAuth:
             return None
         expected = self._users.get(user)
         ok = (expected or self._dummy).matches(password.encode()) and expected is not None
-        if not ok:
-            return None
-        with self._lock:
-            self._cache[tag] = (user, now + self._cache_s)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return user
+        return user if ok else None
 
 
 # ---------------------------------------------------------------- health
@@ -235,7 +258,14 @@ class App:
         headers: list[tuple[str, str]] = []
         environ[USER_KEY] = None
         if self.auth is not None and path not in self.open_paths:
-            environ[USER_KEY] = self.auth.check(environ.get("HTTP_AUTHORIZATION"))
+            try:
+                environ[USER_KEY] = self.auth.check(
+                    environ.get("HTTP_AUTHORIZATION"), client_key(environ.get("REMOTE_ADDR") or "")
+                )
+            except LoginThrottled as exc:
+                headers.append(("Retry-After", str(max(1, round(exc.retry_after_s)))))
+                body = b"too many failed logins; try again later\n"
+                return self._respond(start_response, method, 429, "text/plain; charset=utf-8", body, headers)
             if environ[USER_KEY] is None:
                 status, ctype, body = 401, "text/plain; charset=utf-8", b"authentication required\n"
                 headers.append(("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'))
@@ -302,17 +332,26 @@ def _cheroot_log(msg: str = "", level: int = logging.INFO, traceback: bool = Fal
 
 
 class WebServer:
-    """Runs the WSGI app in a background thread; ``port`` is the bound port (useful with port 0)."""
+    """Runs the WSGI app in a background thread; ``port`` is the bound port (useful with port 0).
 
-    def __init__(self, app: App, host: str, port: int, tls: tuple[str, str] | None = None) -> None:
+    ``limits`` (``webguard``) keep it answering under slow, silent, oversized or password-guessing clients.
+    """
+
+    def __init__(
+        self, app: App, host: str, port: int, tls: tuple[str, str] | None = None, limits: Limits | None = None
+    ) -> None:
         from cheroot import wsgi
 
+        limits = Limits() if limits is None else limits
         adapter = tls_adapter(*tls) if tls is not None else None  # before binding: a bad file fails first
-        self._server = wsgi.Server((host, port), app, numthreads=4, server_name="edgeanon")
+        self._server = wsgi.Server(
+            (host, port), app, numthreads=limits.threads, server_name="edgeanon", timeout=limits.idle_timeout_s
+        )
         self._server.error_log = _cheroot_log  # into logging (formatted, redacted), not straight to stderr
         if adapter is not None:
             self._server.ssl_adapter = adapter
         self._server.prepare()  # binds now, so a busy port fails at start-up with a clear error
+        install(self._server, limits)
         self.host = host
         self.port = self._server.bind_addr[1]
         self.scheme = "https" if adapter is not None else "http"

@@ -1,0 +1,290 @@
+"""Limits that keep the HTTP server answering before anyone has authenticated.
+
+cheroot gives each connection to one of a few worker threads, and by default it does the TLS handshake in its
+accept loop. So a handful of clients that send nothing, send header bytes slowly, send a huge header or never
+finish a TLS handshake could hold every worker (or the accept loop itself), and every wrong password cost a
+full PBKDF2 run. What this module adds, in front of the app:
+
+- the accept loop only accepts: a new connection waits in cheroot's selector, costing no thread, until its
+  first bytes arrive, and is closed if nothing comes within the idle timeout;
+- the TLS handshake runs in the worker thread, under the same deadline as the headers;
+- a deadline for the handshake, the request line and the headers together (slowloris), enforced from the
+  selector loop by shutting the socket down, so a client that trickles bytes cannot renew it;
+- caps on open connections, in total and per client address, far below the worker count for one client;
+- a cap on the header size (cheroot answers 413) and the body size;
+- per client, after ``failures`` wrong logins within ``window_s``, 429 without running PBKDF2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import ssl
+import threading
+import time
+import weakref
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from cheroot.connections import ConnectionManager
+from cheroot.makefile import MakeFile
+from cheroot.server import HTTPConnection, HTTPRequest
+
+log = logging.getLogger("edgeanon.web")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The server's limits; the defaults are what ``edgeanon run`` uses (and what the README states)."""
+
+    threads: int = 16
+    header_timeout_s: float = 10.0  # TLS handshake + request line + headers, from when a worker takes them
+    idle_timeout_s: float = 10.0  # a connection that sends nothing (new or kept alive) is closed after this
+    max_header_bytes: int = 16 * 1024
+    max_body_bytes: int = 64 * 1024  # no endpoint takes a body
+    max_connections: int = 64
+    max_connections_per_client: int = 6  # a browser opens at most 6 per host; well below ``threads``
+    login_failures: int = 5
+    login_window_s: float = 60.0
+
+
+def client_key(addr: str) -> str:
+    """Who a connection counts against: the IPv4 address, or the IPv6 /64 (one host usually holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(addr.split("%", 1)[0])
+    except ValueError:
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+class _Throttled:
+    """Logs one line per key at most every ``every_s``: an attacker must not be able to flood the log."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self._every_s = every_s
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, key: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -self._every_s) < self._every_s:
+                return
+            self._last[key] = now
+            if len(self._last) > 1024:
+                self._last.clear()
+        log.warning(msg, *args)
+
+
+_throttled = _Throttled()
+
+
+# ---------------------------------------------------------------- failed logins
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins from this client: answer 429 and do not run PBKDF2."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"retry after {retry_after_s:.0f} s")
+        self.retry_after_s = retry_after_s
+
+
+class LoginLimiter:
+    """At most ``failures`` failed logins per client within ``window_s``; bounded state (``clients`` entries)."""
+
+    def __init__(self, failures: int = 5, window_s: float = 60.0, clients: int = 4096) -> None:
+        self.failures = failures
+        self.window_s = window_s
+        self._clients = clients
+        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str, now: float) -> float:
+        """Seconds until ``client`` may try again; 0 when it may now."""
+        with self._lock:
+            fails = self._fails.get(client)
+            if fails is None or len(fails) < self.failures:
+                return 0.0
+            return max(0.0, fails[0] + self.window_s - now)
+
+    def failed(self, client: str, now: float) -> None:
+        with self._lock:
+            fails = self._fails.pop(client, None) or deque(maxlen=self.failures)
+            fails.append(now)
+            self._fails[client] = fails  # most recent last, so the oldest client is evicted first
+            while len(self._fails) > self._clients:
+                self._fails.popitem(last=False)
+            reached = len(fails) == self.failures and fails[-1] - fails[0] <= self.window_s
+        if reached:  # no user name and no password: a user may have typed one into the other's field
+            _throttled.warning(
+                f"login:{client}",
+                "%d failed logins from %s within %.0f s: answering 429 without checking passwords",
+                self.failures,
+                client,
+                self.window_s,
+            )
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._fails.pop(client, None)
+
+
+# ---------------------------------------------------------------- connections
+
+
+class _Deadlines:
+    """Connections reading a request, with the time by which their headers must be in."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._due: dict[_Connection, float] = {}
+
+    def arm(self, conn: _Connection, timeout_s: float) -> None:
+        with self.lock:
+            self._due[conn] = time.monotonic() + timeout_s
+
+    def disarm(self, conn: _Connection) -> None:
+        with self.lock:
+            self._due.pop(conn, None)
+
+    def cut_overdue(self) -> None:
+        """Shut overdue sockets down: the worker's blocked read returns at once and the connection closes."""
+        now = time.monotonic()
+        with self.lock:
+            overdue = [c for c, t in self._due.items() if t <= now]
+            for conn in overdue:
+                del self._due[conn]
+                with contextlib.suppress(OSError):  # the plain socket's shutdown, also for an SSLSocket: no I/O
+                    socket.socket.shutdown(conn.socket, socket.SHUT_RDWR)
+        for conn in overdue:
+            _throttled.warning(
+                f"slow:{conn.client}",
+                "closed a connection from %s: no complete request within the deadline",
+                conn.client,
+            )
+
+
+class _Request(HTTPRequest):
+    def parse_request(self) -> None:
+        try:
+            super().parse_request()
+        finally:
+            self.conn.deadlines.disarm(self.conn)  # the headers are in (or the request failed): no more deadline
+
+
+class _Connection(HTTPConnection):
+    """A connection whose handshake (if TLS) and headers are read under a deadline, in the worker thread."""
+
+    RequestHandlerClass = _Request
+
+    def __init__(
+        self, server, sock: socket.socket, *, client: str, limits: Limits, deadlines: _Deadlines, tls: bool
+    ) -> None:
+        super().__init__(server, sock, MakeFile)
+        self.client = client
+        self.limits = limits
+        self.deadlines = deadlines
+        self.tls_pending = tls
+        self.ssl_env: dict = {}
+
+    def communicate(self) -> bool:
+        self.deadlines.arm(self, self.limits.header_timeout_s)
+        try:
+            if self.tls_pending and not self._handshake():
+                return False
+            return super().communicate()
+        finally:
+            self.deadlines.disarm(self)
+
+    def _handshake(self) -> bool:
+        adapter = self.server.ssl_adapter
+        with self.deadlines.lock:  # no I/O here; the deadline checker must see the socket that owns the fd
+            tls_sock = adapter.context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+            self.socket = tls_sock
+        try:
+            tls_sock.do_handshake()
+        except ssl.SSLError as exc:
+            if "http request" in str(exc).lower():  # plain HTTP on the TLS port: say so, in plain text
+                msg = b"The client sent a plain HTTP request, but this server only speaks HTTPS on this port.\n"
+                head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                with contextlib.suppress(OSError):
+                    socket.socket.sendall(tls_sock, head + b"Content-Length: %d\r\n\r\n" % len(msg) + msg)
+            log.debug("TLS handshake with %s failed: %s", self.client, exc)
+            return False
+        except OSError as exc:  # reset, timeout, or shut down by the deadline
+            log.debug("TLS handshake with %s failed: %s", self.client, exc)
+            return False
+        self.tls_pending = False
+        self.rfile = adapter.makefile(tls_sock, "rb", self.rbufsize)
+        self.wfile = adapter.makefile(tls_sock, "wb", self.wbufsize)
+        self.ssl_env = adapter.get_environ(tls_sock)
+        return True
+
+
+class _Connections(ConnectionManager):
+    """cheroot's selector loop, with an accept that only accepts: caps, then wait in the selector for data."""
+
+    def __init__(self, server, limits: Limits) -> None:
+        super().__init__(server)
+        self.limits = limits
+        self.deadlines = _Deadlines()
+        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+
+    def _counts(self, client: str) -> tuple[int, int]:
+        live = [c for c in self._open if c.socket.fileno() != -1]
+        return len(live), sum(1 for c in live if c.client == client)
+
+    def _from_server_socket(self, server_socket: socket.socket) -> None:
+        try:
+            sock, addr = server_socket.accept()
+        except OSError:  # a timeout, EINTR, EAGAIN, or the listening socket closed by stop()
+            return None
+        client = client_key(addr[0]) if isinstance(addr, tuple) else "local"
+        total, mine = self._counts(client)
+        if total >= self.limits.max_connections or mine >= self.limits.max_connections_per_client:
+            sock.close()
+            _throttled.warning(
+                f"cap:{client}",
+                "refused a connection from %s: %d open from it, %d in total (caps %d and %d)",
+                client,
+                mine,
+                total,
+                self.limits.max_connections_per_client,
+                self.limits.max_connections,
+            )
+            return None
+        sock.settimeout(self.server.timeout)
+        conn = _Connection(
+            self.server,
+            sock,
+            client=client,
+            limits=self.limits,
+            deadlines=self.deadlines,
+            tls=self.server.ssl_adapter is not None,
+        )
+        if isinstance(addr, tuple):
+            conn.remote_addr, conn.remote_port = addr[0], addr[1]
+        self._open.add(conn)
+        self.put(conn)  # to a worker only once it has sent something; idle ones expire after the idle timeout
+        return None
+
+    def _expire(self, threshold: float) -> None:
+        super()._expire(threshold)
+        self.deadlines.cut_overdue()
+
+
+def install(server, limits: Limits) -> None:
+    """Apply ``limits`` to a prepared (bound, not yet serving) cheroot server."""
+    server.max_request_header_size = limits.max_header_bytes
+    server.max_request_body_size = limits.max_body_bytes
+    server.keep_alive_conn_limit = limits.max_connections
+    old = server._connections
+    server._connections = _Connections(server, limits)
+    old._selector.close()
