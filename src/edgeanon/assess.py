@@ -595,9 +595,9 @@ def _handling(cfg: Config) -> list[Item]:
             what.append(f"gender ({', '.join(GENDERS)})")
         reason = (
             f"{movement}Opt-in (purpose attributes): {' and '.join(what)}, estimated by machine on the device from a "
-            "face crop that is zeroed at once; no face features are computed, BlazeFace's keypoints are never "
-            "decoded, and only the bins reach the aggregate, as counts per bucket when a person crosses a line or "
-            f"leaves a zone. {refused}"
+            "face crop that is zeroed at once; no face features are computed, the face detector's graph has its "
+            "facial keypoints cut out, and only the bins reach the aggregate, as counts per bucket when a person "
+            f"crosses a line or leaves a zone. {refused}"
         )
     else:
         reason = (

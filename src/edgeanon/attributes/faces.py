@@ -1,9 +1,10 @@
-"""BlazeFace (256x256) face boxes, and nothing else: the 6 keypoints it also emits are never decoded.
+"""BlazeFace (256x256) face boxes, and nothing else: the shipped graph cannot compute facial keypoints.
 
-The keypoints are the relative positions of eyes, ears, nose and mouth, i.e. feature data (特徴量データ) in the
-guidebook's sense. The decoder below reads only columns 0-3 (box) of the regressor outputs and the score
-logits; after every run the whole output tensors, keypoint columns included, are zeroed in place. ORT writes
-into output arrays allocated once here (IO binding), so no copy of them ever exists.
+MediaPipe's BlazeFace also regresses 6 keypoints per anchor: the relative positions of eyes, ears, nose and
+mouth, i.e. feature data (特徴量データ) in the guidebook's sense. ``models/recipe/cut_keypoints.py`` cuts
+their weights out of the graph, so its regressor outputs are (1, n, 4) boxes and nothing computes keypoints;
+a model with wider regressor outputs is refused here. After every run the output tensors are zeroed in place.
+ORT writes into output arrays allocated once here (IO binding), so no copy of them ever exists.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy.typing as npt
 SIZE = 256
 # MediaPipe's 256x256 face detector: 2 anchors per cell on the 16x16 grid (stride 16), 6 on the 8x8 (stride 32).
 ANCHOR_LAYOUT: tuple[tuple[int, int], ...] = ((16, 2), (32, 6))
-N_BOX = 4  # the only regressor columns ever read: cx, cy offsets from the anchor, w, h (input pixels)
+N_BOX = 4  # the regressor's only columns: cx, cy offsets from the anchor, w, h (input pixels)
 
 
 def anchor_centres() -> npt.NDArray[np.float32]:
@@ -39,14 +40,15 @@ class FaceDetector:
         if list(inp.shape) != [1, SIZE, SIZE, 3] or inp.type != "tensor(uint8)":
             raise ValueError(f"face model input is {inp.shape} {inp.type}, expected [1, 256, 256, 3] uint8")
         self.input = np.zeros((1, SIZE, SIZE, 3), np.uint8)  # BGR, letterboxed by the caller
-        # Output tensors by shape: (1, n, 1) score logits and (1, n, 16) box + keypoints, n = 512 then 384.
+        # Output tensors by shape: (1, n, 1) score logits and (1, n, 4) boxes, n = 512 then 384. A graph with
+        # (1, n, 16) regressors (box + keypoints) is refused: it would compute feature data.
         self.scores: list[npt.NDArray[np.float32]] = []
         self.regressors: list[npt.NDArray[np.float32]] = []
         by_shape = {tuple(o.shape): o.name for o in session.get_outputs()}
         self.binding = session.io_binding()
         self.binding.bind_cpu_input(inp.name, self.input)
         for n in (per_cell * (SIZE // stride) ** 2 for stride, per_cell in ANCHOR_LAYOUT):  # anchor order
-            for width, target in ((1, self.scores), (16, self.regressors)):
+            for width, target in ((1, self.scores), (N_BOX, self.regressors)):
                 shape = (1, n, width)
                 if shape not in by_shape:
                     raise ValueError(f"face model has no output of shape {list(shape)}")
@@ -67,7 +69,7 @@ class FaceDetector:
     def best_box(self, min_score: float, iou: float = 0.3) -> npt.NDArray[np.float32] | None:
         """Highest-scoring face after NMS as (x0, y0, x1, y1, score) in input pixels, or None.
 
-        Reads only score logits and regressor columns 0-3; the keypoint columns 4-15 are never indexed.
+        Reads the score logits and the 4 box columns, which are all the regressor outputs hold.
         """
         logits = np.concatenate([s[0, :, 0] for s in self.scores])
         threshold = np.log(min_score / (1.0 - min_score))  # sigmoid(x) >= p  <=>  x >= logit(p)
@@ -93,7 +95,7 @@ class FaceDetector:
         return out
 
     def clear(self) -> None:
-        """Zero the input and every output tensor, keypoints included."""
+        """Zero the input and every output tensor."""
         self.input.fill(0)
         for buf in self.outputs:
             buf.fill(0.0)
