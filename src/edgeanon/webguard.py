@@ -7,10 +7,13 @@ full PBKDF2 run. What this module adds, in front of the app:
 
 - the accept loop only accepts: a new connection waits in cheroot's selector, costing no thread, until its
   first bytes arrive, and is closed if nothing comes within the idle timeout;
-- the TLS handshake runs in the worker thread, under the same deadline as the headers;
-- a deadline for the handshake, the request line and the headers together (slowloris), enforced from the
-  selector loop by shutting the socket down, so a client that trickles bytes cannot renew it;
-- caps on open connections, in total and per client address, far below the worker count for one client;
+- a connection goes to a worker only once its request headers (or, on a TLS port, its whole ClientHello) are
+  in the kernel's receive buffer, seen with ``MSG_PEEK`` from the selector thread; one that has not completed
+  them within the header deadline of its first byte is closed there (slowloris never holds a worker);
+- the TLS handshake runs in the worker thread, and the handshake plus the (encrypted) request must be done
+  within the same deadline, enforced from the selector loop by shutting the socket down, so a client that
+  trickles bytes cannot renew it;
+- caps on open connections, in total and per client address (below the worker count);
 - a cap on the header size (cheroot answers 413) and the body size;
 - per client, after ``failures`` wrong logins within ``window_s``, 429 without running PBKDF2.
 """
@@ -40,7 +43,7 @@ class Limits:
     """The server's limits; the defaults are what ``edgeanon run`` uses (and what the README states)."""
 
     threads: int = 16
-    header_timeout_s: float = 10.0  # TLS handshake + request line + headers, from when a worker takes them
+    header_timeout_s: float = 10.0  # request line + headers (TLS: ClientHello, then handshake + request)
     idle_timeout_s: float = 10.0  # a connection that sends nothing (new or kept alive) is closed after this
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 64 * 1024  # no endpoint takes a body
@@ -229,13 +232,80 @@ class _Connection(HTTPConnection):
 
 
 class _Connections(ConnectionManager):
-    """cheroot's selector loop, with an accept that only accepts: caps, then wait in the selector for data."""
+    """cheroot's selector loop, with an accept that only accepts (caps, then wait in the selector for data) and
+    a gate in front of the workers (``process``) that lets a connection through only with a whole request."""
 
     def __init__(self, server, limits: Limits) -> None:
         super().__init__(server)
         self.limits = limits
         self.deadlines = _Deadlines()
         self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._parked: dict[_Connection, float] = {}  # incomplete requests -> when they must be complete
+        self._parked_lock = threading.Lock()
+        self._to_worker = server.process_conn  # cheroot's own: queue the connection for a worker
+
+    def _complete(self, conn: _Connection) -> bool:
+        """Whether ``conn`` may go to a worker: a whole request (or ClientHello) is buffered, or it is in error.
+
+        Only peeks (``MSG_PEEK``, non-blocking), so the worker later reads the same bytes. Once a TLS session is
+        up the request is encrypted and cannot be peeked at: it goes to the worker, under the deadline there.
+        """
+        if not isinstance(conn, _Connection) or conn.rfile.has_data() or isinstance(conn.socket, ssl.SSLSocket):
+            return True
+        sock = conn.socket
+        timeout = sock.gettimeout()
+        try:
+            sock.settimeout(0.0)
+            data = sock.recv(self.limits.max_header_bytes + 1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # reset: the worker sees it and closes
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(timeout)
+        if not data or len(data) > self.limits.max_header_bytes:
+            return True  # closed by the client, or too big: the worker closes it or answers 413
+        if conn.tls_pending:  # a TLS record: type 22 (handshake), version, 2-byte length
+            return len(data) >= 5 and (data[0] != 0x16 or len(data) >= 5 + int.from_bytes(data[3:5], "big"))
+        return b"\r\n\r\n" in data
+
+    def process(self, conn) -> None:
+        """cheroot calls this for a connection with data to read: a worker now, or park it until it is whole."""
+        if self._complete(conn):
+            self._to_worker(conn)
+            return
+        with self._parked_lock:
+            self._parked.setdefault(conn, time.monotonic() + self.limits.header_timeout_s)
+
+    def _check_parked(self) -> None:
+        now = time.monotonic()
+        with self._parked_lock:
+            parked = list(self._parked.items())
+        for conn, due in parked:
+            if self._complete(conn):
+                with self._parked_lock:
+                    self._parked.pop(conn, None)
+                self._to_worker(conn)
+            elif due <= now:
+                with self._parked_lock:
+                    self._parked.pop(conn, None)
+                if not conn.tls_pending:
+                    with contextlib.suppress(OSError):
+                        conn.socket.send(_REQUEST_TIMEOUT, socket.MSG_DONTWAIT)
+                conn.close()
+                _throttled.warning(
+                    f"slow:{conn.client}",
+                    "closed a connection from %s: no complete request within the deadline",
+                    conn.client,
+                )
+
+    def close(self) -> None:
+        with self._parked_lock:
+            parked, self._parked = list(self._parked), {}
+        for conn in parked:
+            conn.close()
+        super().close()
 
     def _counts(self, client: str) -> tuple[int, int]:
         live = [c for c in self._open if c.socket.fileno() != -1]
@@ -277,7 +347,12 @@ class _Connections(ConnectionManager):
 
     def _expire(self, threshold: float) -> None:
         super()._expire(threshold)
+        self._check_parked()
         self.deadlines.cut_overdue()
+
+
+_REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+CHECK_INTERVAL_S = 0.1  # how often parked requests are looked at again: the most a split request waits extra
 
 
 def install(server, limits: Limits) -> None:
@@ -285,6 +360,8 @@ def install(server, limits: Limits) -> None:
     server.max_request_header_size = limits.max_header_bytes
     server.max_request_body_size = limits.max_body_bytes
     server.keep_alive_conn_limit = limits.max_connections
+    server.expiration_interval = CHECK_INTERVAL_S
     old = server._connections
-    server._connections = _Connections(server, limits)
+    server._connections = manager = _Connections(server, limits)
+    server.process_conn = manager.process
     old._selector.close()
