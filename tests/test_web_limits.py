@@ -85,11 +85,15 @@ class Trickler(threading.Thread):
 
     def __init__(self, socks: list[socket.socket], every_s: float = 0.5) -> None:
         super().__init__(daemon=True)
-        self.socks = socks
+        self.socks: list[socket.socket] = []
         self.every_s = every_s
         self.stop = threading.Event()
+        self.add(socks)
+
+    def add(self, socks: list[socket.socket]) -> None:
         for s in socks:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\nX-Slow: ")
+        self.socks = [*self.socks, *socks]  # a new list: the running thread iterates the old one safely
 
     def run(self) -> None:
         while not self.stop.wait(self.every_s):
@@ -126,7 +130,7 @@ def test_slowloris_holds_no_worker_and_is_cut_at_the_deadline():
             assert closed_by_server(extra), "a connection over the per-address cap must be refused"
             extra.close()
             more = [connect(server, f"127.0.0.{a}") for a in (12, 13, 14) for _ in range(cap)]
-            Trickler(more).start()  # stops sending once its sockets are closed
+            trickler.add(more)
             slow += more
             assert len(slow) > limits.threads
             time.sleep(1.0)
@@ -145,6 +149,7 @@ def test_slowloris_holds_no_worker_and_is_cut_at_the_deadline():
             assert get(server)[0] == 200
         finally:
             trickler.stop.set()
+            trickler.join()
             for s in slow:
                 s.close()
 
