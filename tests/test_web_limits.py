@@ -113,8 +113,8 @@ def test_slowloris_holds_no_worker_and_is_cut_at_the_deadline():
     """Slow clients trickle header bytes and never finish. Before the limits, 4 of them held all 4 workers for
     as long as they kept sending.
 
-    - A 7th connection from one address is refused at once (6 per address).
-    - 30 slow connections from 5 addresses, more than the 16 workers, hold none of them: their incomplete
+    - A connection over the per-address cap (8) is refused at once.
+    - 40 slow connections from 5 addresses, more than the 16 workers, hold none of them: their incomplete
       requests wait in the selector, so /healthz from another address is answered within seconds.
     - Every slow connection gets 408 and is closed soon after the header deadline, although it keeps sending.
     """

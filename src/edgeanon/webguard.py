@@ -48,7 +48,7 @@ class Limits:
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 64 * 1024  # no endpoint takes a body
     max_connections: int = 64
-    max_connections_per_client: int = 6  # a browser opens at most 6 per host; well below ``threads``
+    max_connections_per_client: int = 8  # a browser opens up to 6 per host, plus a probe and a scraper
     login_failures: int = 5
     login_window_s: float = 60.0
 
