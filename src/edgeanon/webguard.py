@@ -49,8 +49,6 @@ class Limits:
     max_body_bytes: int = 64 * 1024  # no endpoint takes a body
     max_connections: int = 64
     max_connections_per_client: int = 8  # a browser opens up to 6 per host, plus a probe and a scraper
-    login_failures: int = 5
-    login_window_s: float = 60.0
 
 
 def client_key(addr: str) -> str:
