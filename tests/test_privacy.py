@@ -336,6 +336,7 @@ def test_a_frame_whose_inference_raises_is_zeroed_and_counted():
     c = runner.statuses()[0].counters
     assert c.captured == 250
     assert c.captured == c.inferred + c.dropped + c.skipped == c.released
+    assert c.inferred == 250  # read as fast as the detector goes, nothing is dropped: the failed frame is here
     assert len(rec.frames) == 249  # every frame but the failed one reached analytics and the sinks
     frames = {k: sum(b.cameras["sample"].frames[k] for b in rec.buckets) for k in FATES}
     assert frames["captured"] == 250 == sum(frames[k] for k in FATES if k != "captured")
