@@ -58,3 +58,29 @@ def run_to_end(cfg: Config, sinks=(), timeout: float = 240.0) -> Runner:
         time.sleep(0.05)
     runner.stop()
     return runner
+
+
+@dataclass
+class RawObserver:
+    """What analytics produced before the aggregator (sinks only see the suppressed buckets and a live view
+    without dwell, heatmap or attribute counts): every raw FrameResult, and per aggregation bucket the ids of
+    the confirmed tracks seen in it. Test-side only, it wraps each camera's ``analyse`` and changes nothing."""
+
+    results: list[FrameResult] = field(default_factory=list)
+    confirmed: dict[int, set[int]] = field(default_factory=dict)  # bucket start -> confirmed track ids
+
+    def attach(self, runner: Runner) -> RawObserver:
+        for analytics in runner.analytics.values():
+            analytics.analyse = self._wrap(analytics.analyse)  # type: ignore[method-assign]
+        return self
+
+    def _wrap(self, analyse):
+        def observed(tracked, timings, estimates=None, bucket=0):
+            tu = tracked.tu
+            if tu.dets.track_id is not None and tu.confirmed.any():
+                self.confirmed.setdefault(bucket, set()).update(tu.dets.track_id[tu.confirmed].tolist())
+            result = analyse(tracked, timings, estimates, bucket)
+            self.results.append(result)
+            return result
+
+        return observed

@@ -33,7 +33,6 @@ def make_bucket(start: int, seed: int = 0, length: int = 60) -> Bucket:
             zones={"queue": zone(ci), "shelf": zone(ci + 1)},
             lines={"door": LineBucket(s % 6, (s + ci) % 4)},
             heatmap=np.arange(64, dtype=np.int64).reshape(8, 8) * (s + ci + 1),
-            heatmap_suppressed=s % 3,
         )
         for ci, cam in enumerate(("entrance", "aisle"))
     }

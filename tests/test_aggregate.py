@@ -95,7 +95,7 @@ def test_small_cells_are_suppressed_before_every_sink(k, cells, expected, suppre
     agg.record(result(occupancy=1, heat=np.array(cells, np.int64)))
     bucket = agg.flush()
     np.testing.assert_array_equal(bucket.cameras["cam"].heatmap, expected)
-    assert bucket.cameras["cam"].heatmap_suppressed == suppressed
+    assert np.count_nonzero(np.array(cells) != bucket.cameras["cam"].heatmap) == suppressed
     assert bucket.cameras["cam"].occupancy_max == 1  # plain counts are never suppressed
 
 

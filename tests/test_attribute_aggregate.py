@@ -83,20 +83,43 @@ class _Recorder:
         pass
 
 
-def test_bins_below_k_are_suppressed_and_counted_per_kind():
+def test_a_family_with_a_bin_below_k_is_withheld_whole_and_counted_per_kind():
     agg = aggregator(k=5)
     for _ in range(3):
-        agg.record(result({("heading", "road", "e"): 2, ("heading", "road", "w"): 1, ("age_band", "door", "60+"): 1}))
-    agg.add_attributes("cam", {("group_size", "door", "1"): 4, ("group_size", "door", "2"): 1})
+        agg.record(
+            result(
+                {
+                    ("heading", "road", "e"): 2,  # e 6, w 3: w is below k, so e goes too
+                    ("heading", "road", "w"): 1,
+                    ("speed", "road", "slow"): 2,  # slow 6: every bin >= k, published
+                    ("age_band", "door", "60+"): 1,  # one person three times is still below k
+                    ("gender", "door", "male"): 2,  # male 6 >= k, but withheld with its age family
+                }
+            )
+        )
+    agg.add_attributes("cam", {("group_size", "door", "1"): 4, ("group_size", "door", "2"): 5})
     cb = agg.flush().cameras["cam"]
-    assert cb.attributes == {("heading", "road", "e"): 6}
-    assert cb.attributes_suppressed == {
-        "heading": 1,  # w: 3
-        "speed": 0,
-        "group_size": 2,  # 1: 4, 2: 1
-        "age_band": 1,  # 60+: 3 (one person three times is still below k)
-        "gender": 0,
-    }
+    assert cb.attributes == {("speed", "road", "slow"): 6}
+    assert cb.attributes_suppressed == {"heading": 1, "speed": 0, "group_size": 1, "age_band": 1, "gender": 1}
+
+
+def test_age_and_gender_at_one_place_are_published_or_withheld_together():
+    """Their totals are equal (the same estimated people), so a published one would give the other's total."""
+    agg = aggregator(k=5)
+    agg.record(
+        result(
+            {
+                ("age_band", "road", "20s"): 5,
+                ("gender", "road", "female"): 5,
+                ("age_band", "door", "30s"): 7,
+                ("gender", "door", "female"): 5,
+                ("gender", "door", "male"): 2,
+            }
+        )
+    )
+    cb = agg.flush().cameras["cam"]
+    assert cb.attributes == {("age_band", "road", "20s"): 5, ("gender", "road", "female"): 5}
+    assert (cb.attributes_suppressed["age_band"], cb.attributes_suppressed["gender"]) == (1, 1)
 
 
 def test_add_attributes_is_checked_like_record():
@@ -125,13 +148,14 @@ def test_prometheus_counts_only_closed_suppressed_buckets():
     agg = aggregator([prom], clock=lambda: now[0])
     agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "w"): 2, ("gender", "door", "female"): 7}))
     agg.record(result({("speed", "road", "fast"): 1, ("group_size", "door", "3"): 5, ("age_band", "road", "<20"): 2}))
+    agg.record(result({("heading", "road", "n"): 5}))
     text = generate_latest(prom.registry).decode()
-    assert sample(text, "edgeanon_zone_heading_total", camera="cam", zone="road", heading="e") == 0.0  # not yet
+    assert sample(text, "edgeanon_line_groups_total", camera="cam", line="door", size="3") == 0.0  # not yet
     now[0] += 60
     agg.tick()
     text = generate_latest(prom.registry).decode()
-    assert sample(text, "edgeanon_zone_heading_total", camera="cam", zone="road", heading="e") == 6.0
-    assert sample(text, "edgeanon_zone_heading_total", camera="cam", zone="road", heading="w") == 0.0  # 2 < k
+    assert sample(text, "edgeanon_zone_heading_total", camera="cam", zone="road", heading="e") == 0.0  # w 2 < k
+    assert sample(text, "edgeanon_zone_heading_total", camera="cam", zone="road", heading="n") == 0.0
     assert sample(text, "edgeanon_zone_speed_total", camera="cam", zone="road", speed="fast") == 0.0
     assert sample(text, "edgeanon_line_groups_total", camera="cam", line="door", size="3") == 5.0
     assert sample(text, "edgeanon_gender_total", camera="cam", place="door", gender="female") == 7.0
@@ -140,6 +164,11 @@ def test_prometheus_counts_only_closed_suppressed_buckets():
     assert sample(text, "edgeanon_attribute_suppressed_total", camera="cam", kind="age_band") == 1.0
     assert sample(text, "edgeanon_attribute_suppressed_total", camera="cam", kind="gender") == 0.0
     assert "# HELP edgeanon_zone_heading_total " in text and "# TYPE edgeanon_line_groups_total counter" in text
+    agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "n"): 5}))
+    now[0] += 60
+    agg.tick()
+    text = generate_latest(prom.registry).decode()
+    assert sample(text, "edgeanon_zone_heading_total", camera="cam", zone="road", heading="e") == 6.0
 
 
 def test_prometheus_has_no_attribute_families_without_their_purpose():
@@ -155,18 +184,18 @@ def test_store_keeps_only_bins_of_at_least_k_and_export_includes_them(tmp_path):
     agg = aggregator([StoreSink(store)])
     agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "w"): 2, ("age_band", "door", "<20"): 5}))
     agg.flush()
-    agg.record(result({("heading", "road", "e"): 5, ("heading", "road", "w"): 1}))  # same bucket after a restart
+    agg.record(result({("heading", "road", "e"): 5}))  # same bucket after a restart
     agg.flush()
     rows = store.rows(attributes=True)
     attrs = {(r["name"], r["metric"]): r["value"] for r in rows if r["scope"] == "attribute"}
-    assert attrs == {("road", "heading=e"): 11, ("door", "age_band=<20"): 5}
+    assert attrs == {("road", "heading=e"): 5, ("door", "age_band=<20"): 5}  # the first part's heading: withheld
     assert all(r["scope"] != "attribute" for r in store.rows())  # the plain rows are unchanged
-    supp = {r["metric"]: r["value"] for r in rows if r["metric"].endswith("_suppressed_bins")}
-    assert supp["heading_suppressed_bins"] == 2 and supp["age_band_suppressed_bins"] == 0
+    supp = {r["metric"]: r["value"] for r in rows if r["metric"].endswith("_withheld_places")}
+    assert supp["heading_withheld_places"] == 1 and supp["age_band_withheld_places"] == 0
     table = store._conn.execute("SELECT kind, place, bin, count FROM attribute_counts ORDER BY kind").fetchall()
-    assert table == [("age_band", "door", "<20", 5), ("heading", "road", "e", 11)]
+    assert table == [("age_band", "door", "<20", 5), ("heading", "road", "e", 5)]
     text = render(roll_up(rows, ZoneInfo("UTC"), k=5), "csv")
-    assert "2023-11-14T22:14:00+00:00,60,cam,attribute,road,heading=e,11" in text.splitlines()
+    assert "2023-11-14T22:14:00+00:00,60,cam,attribute,road,heading=e,5" in text.splitlines()
     exported = list(csv.DictReader(io.StringIO(text)))
     assert {(r["name"], r["metric"]) for r in exported if r["scope"] == "attribute"} == set(attrs)
     store.close()
@@ -208,8 +237,8 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     path = tmp_path / "old.db"
     old_database(path)
     store = AggregateStore(path, retention_days=30, clock=lambda: T0 + 1.0)
-    assert SCHEMA_VERSION == "2"
-    assert store._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert SCHEMA_VERSION == "3"
+    assert store._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
     assert [(r["metric"], r["value"]) for r in store.rows()] == [("in", 3.0)]
     agg = aggregator([StoreSink(store)], k=1)
     agg.record(result({("group_size", "door", "2"): 1}))
@@ -218,17 +247,60 @@ def test_version_1_store_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
     store.close()
 
 
+def test_version_2_store_is_migrated_to_the_new_meanings(tmp_path):
+    """Heatmap rows of person-frames are renamed, not read as people; attribute bins that the old rule published
+    beside a dropped bin (open to subtraction) are deleted with their coupled kind; everything else is kept."""
+    path = tmp_path / "v2.db"
+    AggregateStore(path, retention_days=30, clock=lambda: T0 + 1.0).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    plain = [
+        (T0, "cam", "camera", "", "cell_0_0", 377),
+        (T0, "cam", "camera", "", "cell_0_1", 0),
+        (T0, "cam", "camera", "", "heatmap_suppressed_cells", 1),
+        (T0, "cam", "camera", "", "gender_suppressed_bins", 1),  # a gender bin was dropped at T0
+        (T0, "cam", "camera", "", "heading_suppressed_bins", 0),
+        (T0 + 60, "cam", "camera", "", "age_band_suppressed_bins", 0),
+        (T0 + 60, "cam", "camera", "", "gender_suppressed_bins", 0),
+        (T0, "cam", "line", "door", "in", 3),
+    ]
+    conn.executemany("INSERT INTO aggregates VALUES (?, 60, ?, ?, ?, ?, ?)", plain)
+    attrs = [
+        (T0, "age_band", "door", "30s", 7),  # its gender family lost a bin: female = total - 7 ...
+        (T0, "gender", "door", "female", 9),
+        (T0, "heading", "road", "e", 6),
+        (T0 + 60, "age_band", "door", "20s", 5),
+    ]
+    conn.executemany("INSERT INTO attribute_counts VALUES (?, 60, 'cam', ?, ?, ?, ?)", attrs)
+    conn.commit()
+    conn.close()
+    store = AggregateStore(path, retention_days=30, clock=lambda: T0 + 2.0)
+    meta = dict(store._conn.execute("SELECT key, value FROM meta").fetchall())
+    assert meta["schema_version"] == "3" and meta["upgraded_to_3"] == f"{T0 + 2} from version 2"
+    got = {(r["bucket_start"], r["metric"]): r["value"] for r in store.rows()}
+    assert got[T0, "cell_0_0_person_frames"] == 377 and got[T0, "cell_0_1_person_frames"] == 0
+    assert not any(m.startswith("cell_") and not m.endswith("_person_frames") for _, m in got)
+    assert got[T0, "in"] == 3 and got[T0, "heatmap_suppressed_cells"] == 1
+    left = store._conn.execute("SELECT bucket_start, kind, bin FROM attribute_counts ORDER BY 1, 2").fetchall()
+    assert left == [(T0, "heading", "e"), (T0 + 60, "age_band", "20s")]
+    store.close()
+    store = AggregateStore(path, retention_days=30, clock=lambda: T0 + 3.0)  # opening again changes nothing
+    assert {(r["bucket_start"], r["metric"]): r["value"] for r in store.rows()} == got
+    store.close()
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "new.db"
-    old_database(path, "3")
-    with pytest.raises(StoreError, match="schema version 3 is not supported"):
+    old_database(path, "4")
+    with pytest.raises(StoreError, match="schema version 4 is not supported"):
         AggregateStore(path, retention_days=30)
 
 
 def test_console_shows_surviving_bins_and_the_number_hidden():
     out = io.StringIO()
     agg = aggregator([ConsoleSink("Asia/Tokyo", out)])
-    agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "w"): 2}))
+    agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "w"): 2, ("speed", "road", "slow"): 5}))
     agg.flush()
     text = out.getvalue()
-    assert "heading road: e 6" in text and "bins below k not shown: heading 1" in text and " w " not in text
+    assert "speed road: slow 5" in text
+    assert "withheld (a bin below k), places: heading 1" in text and "heading road" not in text

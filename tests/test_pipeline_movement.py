@@ -11,7 +11,7 @@ import yaml
 
 from edgeanon.pipeline import CameraAnalytics, Runner
 from edgeanon.sinks.store import AggregateStore, StoreSink
-from tests.pipeline_helpers import DEFAULT_CONFIG, RecordingSink, clip_config
+from tests.pipeline_helpers import DEFAULT_CONFIG, RawObserver, RecordingSink, clip_config
 from tests.store_helpers import T0
 
 SIZE = (768, 576)
@@ -46,6 +46,7 @@ def clip_store(tmp_path_factory):
     rec = RecordingSink()
     store = AggregateStore(path, retention_days=30, clock=lambda: T0 + 1.0)
     runner = Runner(cfg, [rec, StoreSink(store)], wall_clock=lambda: T0 + 1.0)
+    raw = RawObserver().attach(runner)
     runner.start()
     deadline = time.monotonic() + 240
     while not runner.all_finished():
@@ -57,13 +58,14 @@ def clip_store(tmp_path_factory):
     runner.stop()
     with AggregateStore(path, retention_days=30, clock=lambda: T0 + 1.0) as reopened:
         rows = reopened.rows(attributes=True)
-    return cfg, rec, flushed, rows
+    return cfg, rec, raw, flushed, rows
 
 
 def test_clip_reaches_the_store_as_heading_speed_and_group_counts(clip_store):
-    cfg, rec, flushed, rows = clip_store
+    cfg, rec, raw, flushed, rows = clip_store
+    assert raw.results and all(not f.attributes and not f.dwell and f.heat is None for f in rec.frames)
     per_frame = Counter()
-    for f in rec.frames:
+    for f in raw.results:
         for key, n in f.attributes.items():
             per_frame[key] += n
     for key, n in flushed["sample"].items():
@@ -73,19 +75,20 @@ def test_clip_reaches_the_store_as_heading_speed_and_group_counts(clip_store):
         for r in rows
         if r["scope"] == "attribute"
     }
-    kinds = {k for k, _, _ in stored}
+    kinds = {k for k, _, _ in per_frame}
+    assert kinds == {"heading", "speed", "group_size"}, per_frame  # no age band or gender without the purpose
     k = cfg.privacy.k
-    # no age band or gender without the purpose; which flow kinds survive suppression depends on the detector's
-    # exact output (on an AVX2 CPU every heading bin of this clip stayed below k), so the kinds are checked
-    # against what analytics produced, not against a fixed set
-    assert kinds <= {"heading", "speed", "group_size"}, stored
-    assert kinds == {key[0] for key, n in per_frame.items() if n >= k}, (stored, per_frame)
+    # which flow kinds survive suppression depends on the detector's exact output (on an AVX2 CPU every heading
+    # bin of this clip stayed below k), so what is stored is checked against what analytics produced
     assert all(v >= k for v in stored.values())
-    # exactly the bins of at least k, with the counts analytics produced; the rest suppressed and counted
-    assert stored == {key: n for key, n in per_frame.items() if n >= k}
-    supp = {r["metric"]: r["value"] for r in rows if r["metric"].endswith("_suppressed_bins")}
+    # exactly the families (kind, place) whose every bin is at least k, with the counts analytics produced; the
+    # other families withheld whole and counted per kind
+    families = {key[:2] for key in per_frame}
+    whole = {fam for fam in families if all(n >= k for key, n in per_frame.items() if key[:2] == fam)}
+    assert stored == {key: n for key, n in per_frame.items() if key[:2] in whole}
+    supp = {r["metric"]: r["value"] for r in rows if r["metric"].endswith("_withheld_places")}
     for kind in ("heading", "speed", "group_size"):
-        assert supp[f"{kind}_suppressed_bins"] == sum(1 for key, n in per_frame.items() if key[0] == kind and n < k)
+        assert supp[f"{kind}_withheld_places"] == sum(1 for fam in families - whole if fam[0] == kind)
     # groups: every counted crossing is in exactly one group, so the groups cover at least crossings / 4
     crossings = sum(sum(f.crossings["crossing"]) for f in rec.frames)
     n_groups = sum(n for key, n in per_frame.items() if key[0] == "group_size")
@@ -97,7 +100,8 @@ def test_clip_reaches_the_store_as_heading_speed_and_group_counts(clip_store):
 def test_per_frame_attributes_use_only_fixed_labels(clip_store):
     from edgeanon.attributes.bins import KINDS
 
-    _, rec, _, _ = clip_store
-    for f in rec.frames:
+    _, _, raw, _, _ = clip_store
+    assert any(f.attributes for f in raw.results)
+    for f in raw.results:
         for kind, place, bin_ in f.attributes:
             assert bin_ in KINDS[kind] and place in ("road", "crossing")

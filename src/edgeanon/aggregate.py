@@ -2,10 +2,55 @@
 
 Analytics report per-frame numbers; this module folds them into wall-clock-aligned buckets and
 hands closed buckets to the sinks. Nothing here knows about tracks or pixels.
+
+Small-cell suppression (``suppress``) happens here, once, before any sink sees a bucket
+-------------------------------------------------------------------------------------------
+
+**What a bucket publishes, per camera.** Plain counts, never suppressed: frame fates; camera and zone
+occupancy (sum, frames, max: person-frames, not people); line in/out; site in/out and occupancy; the attribute
+stage's outcomes. Protected values, suppressed below ``k``: heatmap cells (people per cell); each zone's dwell
+histogram (counts and sum); each zone's queue-wait median; attribute *families*, a family being one kind at
+one place, e.g. (age_band, "door") with its 6 bins.
+
+**Linear relations an attacker can use, in one bucket** (every family is counted over events that other
+published numbers also count; cross tabulations are never published):
+
+- a family's bins sum to its total, and that total is tied to other published numbers: speed(z) sums to the
+  visits of zone z that lasted 0.5 s or more, so to the dwell count n(z) when no visit was that short;
+  heading(z), age_band(z) and gender(z) sum to at most n(z); age_band(l) and gender(l) to at most in(l) +
+  out(l); group sizes weighted by size (4+ counting 4 or more) to in(l) + out(l);
+- age_band(p) and gender(p) at the same place count the same estimated people, so their totals are equal;
+- heatmap cells sum to at most the person-frames (occupancy sum); no published number is their exact total.
+
+**The rule.**
+
+1. A heatmap cell with 0 < n < k is published as 0, like a cell nobody stood in. How many cells were hidden
+   is not published, so a hidden cell always has the completion 0.
+2. A zone's dwell histogram (and its sum) from 0 < n < k visits is published as empty, like a zone nobody
+   left; a queue-wait median of fewer than k people is not published (None).
+3. An attribute family is published whole only if every non-zero bin counts at least k; otherwise *every*
+   bin of it is withheld (complementary suppression of the whole family: no lone missing bin for a total to
+   give away). Families whose totals are equal by construction (age_band and gender at one place) are
+   published or withheld together, so one cannot supply the other's total.
+4. Withheld bins look exactly like zero bins. Per kind, only the number of withheld *families* is published.
+
+**Why a withheld value stays undetermined.** A withheld family can only be tied to published numbers through
+its total. Given any completion consistent with everything published, swapping two of its bins (or moving one
+person between two bins) gives another consistent completion with the same total, so no bin has a single
+possible value. Group sizes are weighted, so no swap argument holds for them; ``tests/test_suppression.py``
+checks every relation above by exhaustive search over small populations. Values that the plain counts fix
+on their own are public by policy (one crossing in a bucket *is* one group of 1); the test exempts only those.
+
+**Later aggregations** (roll-ups over hours or days, exports, a bucket stored in two parts around a restart)
+must be sums of already suppressed buckets, never of raw ones, with ``suppress`` applied again to the sum. On
+a sum of suppressed buckets it withholds nothing new (every published value is 0 or at least k, and so is a
+sum of them), and the sum is a function of published numbers only, so it reveals nothing the buckets did not.
+Queue-wait medians do not add up; a roll-up keeps none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -35,6 +80,7 @@ class ZoneBucket:
     dwell_counts: list[int] = field(default_factory=lambda: [0] * len(DWELL_BUCKETS_S))  # per bucket, not cumulative
     dwell_sum: float = 0.0
     queue_wait_s: float | None = None
+    queue_wait_n: int = 0  # people the queue wait is the median of (below k it is withheld)
 
     @property
     def occupancy_mean(self) -> float:
@@ -59,11 +105,10 @@ class CameraBucket:
     occupancy_max: int = 0
     zones: dict[str, ZoneBucket] = field(default_factory=dict)
     lines: dict[str, LineBucket] = field(default_factory=dict)
-    heatmap: np.ndarray | None = None
-    heatmap_suppressed: int = 0  # cells below k, reported as 0
+    heatmap: np.ndarray | None = None  # people per cell (distinct tracks); cells below k are 0
     attributes: dict[AttributeKey, int] = field(default_factory=dict)  # (kind, place, bin) -> people or groups
-    # per kind allowed by the declared purposes: bins with 0 < n < k removed (a count of bins, not of people:
-    # the number of people suppressed would give a lone suppressed bin's value away)
+    # per kind allowed by the declared purposes: families (places) withheld whole because a bin had 0 < n < k
+    # (a count of places, not of bins or people, which would give withheld values away)
     attributes_suppressed: dict[str, int] = field(default_factory=dict)
     # attribute stage outcomes (bins.FACE_OUTCOMES -> tracks), only with the purpose "attributes": how many
     # confirmed tracks were estimated and why the others were not (a processing count, not a person attribute)
@@ -105,7 +150,10 @@ class FrameResult:
     dwell: dict[str, DwellHistogram]  # zone -> dwell observed in this frame (fixed buckets, no track ids)
     queue_length: dict[str, int]  # queue zone -> people in it
     queue_wait: dict[str, float | None]  # queue zone -> current wait estimate
-    heat: np.ndarray | None = None  # presence counts of this frame on the heatmap grid
+    queue_wait_n: dict[str, int] = field(default_factory=dict)  # queue zone -> people the estimate is over
+    # people first seen in each heatmap cell in this frame, counted once per cell per bucket ``heat_bucket``
+    heat: np.ndarray | None = None
+    heat_bucket: int | None = None  # the bucket start the heat's distinct count refers to (open_bucket)
     inference_s: float = 0.0
     # (kind, place, bin) -> count in this frame: kind a key of attributes.bins.KINDS, place a zone or line name
     # from the config, bin one of KINDS[kind]. Counts of visits/crossings/groups, never of a track.
@@ -113,7 +161,9 @@ class FrameResult:
 
 
 class Sink(Protocol):
-    """Receives aggregates only. ``on_frame`` is optional live feedback; ``on_bucket`` the record."""
+    """Receives aggregates only. ``on_frame`` is optional live feedback with plain counts only (occupancy,
+    crossings, queue length, a queue wait of at least k people): dwell, heatmap and attribute counts are
+    stripped from it and reach sinks only in ``on_bucket``, after suppression."""
 
     name: str
 
@@ -151,6 +201,7 @@ class Aggregator:
         self._entrances = entrances or set()
         self.buckets_closed = 0
         self.sink_errors = 0
+        self.heat_dropped = 0  # frames whose heat arrived after their bucket closed (a race at the boundary)
         allowed = self._allowed = policy.allowed_outputs(self.purposes)
         self._kinds = tuple(k for k, out in policy.ATTRIBUTE_OUTPUTS.items() if out in allowed)
         self._current = self._new_bucket(self._bucket_start(clock()))
@@ -223,6 +274,7 @@ class Aggregator:
                 zb.dwell_sum += hist.sum_s
             for name, wait in result.queue_wait.items():
                 cb.zones[name].queue_wait_s = wait
+                cb.zones[name].queue_wait_n = result.queue_wait_n.get(name, 0)
             for name, (n_in, n_out) in result.crossings.items():
                 lb = cb.lines[name]
                 lb.in_ += n_in
@@ -232,14 +284,35 @@ class Aggregator:
                     self._current.site_out += n_out
                     if self._site_add is not None:
                         self._site_add(n_in, n_out)
-            if result.heat is not None:
+            if result.heat is not None and result.heat_bucket in (None, self._current.start):
                 cb.heatmap = result.heat.copy() if cb.heatmap is None else cb.heatmap + result.heat
+            elif result.heat is not None:
+                # counted against a bucket that closed meanwhile: adding it here could count someone twice
+                self.heat_dropped += 1
             _add_attributes(cb, result.attributes)
             site = self._site_value()
         if closed is not None:
             self._publish(closed)
+        live = self._live(result)
         for sink in self.sinks:
-            self._call(sink, "on_frame", result, site)
+            self._call(sink, "on_frame", live, site)
+
+    def open_bucket(self) -> int:
+        """Start of the bucket a frame recorded now lands in, closing the previous one if its time is over.
+
+        Analytics that count distinct people per bucket (the heatmap) key their state on it and pass it back
+        in ``FrameResult.heat_bucket``; ``record`` drops heat counted against any other bucket."""
+        with self._lock:
+            closed = self._roll(self._clock())
+            start = self._current.start
+        if closed is not None:
+            self._publish(closed)
+        return start
+
+    def _live(self, result: FrameResult) -> FrameResult:
+        """What sinks may see per frame: the plain counts. The rest only leaves in a suppressed bucket."""
+        waits = {z: (w if result.queue_wait_n.get(z, 0) >= self.k else None) for z, w in result.queue_wait.items()}
+        return dataclasses.replace(result, dwell={}, heat=None, heat_bucket=None, attributes={}, queue_wait=waits)
 
     def add_attributes(self, camera: str, attributes: dict[AttributeKey, int]) -> None:
         """Add attribute counts outside a frame (the analytics' flush at shutdown: pending groups), checked like
@@ -314,34 +387,8 @@ class Aggregator:
         self._publish(partial)
         return partial
 
-    def _suppress(self, bucket: Bucket) -> None:
-        """Small-cell suppression, the one layer before every sink: heatmap cells and attribute bins below k.
-
-        Plain people counts (occupancy, in/out, dwell) are not suppressed: they identify nobody. A coarse
-        cell that only one or two people touched in a bucket could, with other knowledge, say where a
-        particular person went, so it is not reported. The same holds for an attribute bin: a single "60+"
-        or a single fast walker at a door in one minute points at one person someone may know. Such bins are
-        removed (not merged into a neighbour, which would still let a difference reveal them) and only the
-        number of removed bins per kind is kept.
-        """
-        for cb in bucket.cameras.values():
-            if self.k > 1 and cb.attributes:
-                small = [key for key, n in cb.attributes.items() if n < self.k]
-                for key in small:
-                    del cb.attributes[key]
-                    cb.attributes_suppressed[key[0]] = cb.attributes_suppressed.get(key[0], 0) + 1
-            for key in [key for key, n in cb.attributes.items() if n == 0]:
-                del cb.attributes[key]
-        if self.k <= 1:
-            return
-        for cb in bucket.cameras.values():
-            if cb.heatmap is not None:
-                small = (cb.heatmap > 0) & (cb.heatmap < self.k)
-                cb.heatmap_suppressed = int(np.count_nonzero(small))
-                cb.heatmap[small] = 0
-
     def _publish(self, bucket: Bucket) -> None:
-        self._suppress(bucket)
+        suppress(bucket, self.k)
         self.buckets_closed += 0 if bucket.partial else 1
         for sink in self.sinks:
             self._call(sink, "on_bucket", bucket)
@@ -362,3 +409,43 @@ def _add_attributes(cb: CameraBucket, attributes: dict[AttributeKey, int]) -> No
     for key, n in attributes.items():
         if n:
             cb.attributes[key] = cb.attributes.get(key, 0) + int(n)
+
+
+# Families published or withheld together because their totals are equal by construction (same people).
+_COUPLED = (("age_band", "gender"),)
+
+
+def suppress(bucket: Bucket, k: int) -> None:
+    """Apply the small-cell rule (module docstring) to ``bucket`` in place, before any sink sees it.
+
+    Idempotent, and safe to apply again to a sum of suppressed buckets (a roll-up): it withholds nothing new
+    there. ``attributes_suppressed`` counts the families withheld by this call, added to what it held.
+    """
+    for cb in bucket.cameras.values():
+        _suppress_camera(cb, k)
+
+
+def _suppress_camera(cb: CameraBucket, k: int) -> None:
+    for key in [key for key, n in cb.attributes.items() if n == 0]:
+        del cb.attributes[key]
+    for zb in cb.zones.values():
+        if zb.queue_wait_n < k:
+            zb.queue_wait_s = None
+    if k <= 1:
+        return
+    if cb.heatmap is not None:
+        cb.heatmap[(cb.heatmap > 0) & (cb.heatmap < k)] = 0
+    for zb in cb.zones.values():
+        if 0 < zb.dwell_count < k:
+            zb.dwell_counts = [0] * len(zb.dwell_counts)
+            zb.dwell_sum = 0.0
+    withheld = {(kind, place) for (kind, place, _), n in cb.attributes.items() if n < k}
+    for a, b in _COUPLED:
+        withheld |= {(b, p) for kind, p in withheld if kind == a} | {(a, p) for kind, p in withheld if kind == b}
+    if not withheld:
+        return
+    present = {(kind, place) for kind, place, _ in cb.attributes}
+    for kind, _place in withheld & present:
+        cb.attributes_suppressed[kind] = cb.attributes_suppressed.get(kind, 0) + 1
+    for key in [key for key in cb.attributes if key[:2] in withheld]:
+        del cb.attributes[key]

@@ -120,7 +120,7 @@ class CameraAnalytics:
         want_groups = "line_group_size" in self.allowed
         self.groups = [LineGroups(ln.name, self.movement, frame_size=size) for ln in self.lines] if want_groups else []
         want_heat = cam.heatmap is not None and "heatmap" in self.allowed
-        self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size) if want_heat else None
+        self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size, cap) if want_heat else None
         self.size = size
 
     def track(
@@ -164,8 +164,13 @@ class CameraAnalytics:
             return np.zeros(len(tu.dets), bool)
         return tu.confirmed & ~self.attempted[tu.slot]
 
-    def analyse(self, tracked: Tracked, timings: dict[str, float], estimates: Estimates | None = None) -> FrameResult:
-        """Everything after tracking, in frame order, in the analytics thread; only numbers from here on."""
+    def analyse(
+        self, tracked: Tracked, timings: dict[str, float], estimates: Estimates | None = None, bucket: int = 0
+    ) -> FrameResult:
+        """Everything after tracking, in frame order, in the analytics thread; only numbers from here on.
+
+        ``bucket`` is the aggregation bucket the result will be recorded in (``Aggregator.open_bucket``): the
+        heatmap counts each person once per cell per bucket."""
         t1 = time.perf_counter()
         tu, size = tracked.tu, tracked.size
         attributes: dict[tuple[str, str, str], int] = {}
@@ -193,9 +198,10 @@ class CameraAnalytics:
         queues = [z for z in self.zones if z.queue and "queue_length" in allowed]
         queue_length = {z.name: zone_all[z.name] for z in queues}
         queue_wait = {z.name: z.estimated_wait_s for z in queues}
+        queue_wait_n = {z.name: z.wait_samples for z in queues}
         heat = None
         if self.heat is not None:
-            self.heat.update(tu)
+            self.heat.update(tu, bucket)
             heat = self.heat.drain()
         timings["analytics"] += time.perf_counter() - t1
         return FrameResult(
@@ -207,7 +213,9 @@ class CameraAnalytics:
             dwell=dwell,
             queue_length=queue_length,
             queue_wait=queue_wait,
+            queue_wait_n=queue_wait_n,
             heat=heat,
+            heat_bucket=bucket if heat is not None else None,
             attributes=attributes,
         )
 
@@ -552,7 +560,8 @@ class Runner:
                 timings["detect"] += detect_s
                 if item.faces:
                     self.aggregator.count_faces(cam, item.faces)
-                result = analytics.analyse(tracked, timings, item.estimates)
+                bucket = self.aggregator.open_bucket()  # the heatmap's distinct count is per this bucket
+                result = analytics.analyse(tracked, timings, item.estimates, bucket)
                 result.inference_s = detect_s
                 t3 = time.perf_counter()
                 self.aggregator.record(result)

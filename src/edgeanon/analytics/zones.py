@@ -147,6 +147,11 @@ class ZoneAnalytics:
         recent = self._q_dwell[self._q_t >= self._now - self._window]
         return float(np.median(recent)) if recent.size else None
 
+    @property
+    def wait_samples(self) -> int:
+        """How many people's dwell ``estimated_wait_s`` is the median of (the aggregator hides it below k)."""
+        return int(np.count_nonzero(self._q_t >= self._now - self._window))
+
     def drain_dwell(self) -> DwellHistogram:
         """Dwell observations since the previous drain, for the aggregator's time bucket."""
         out = DwellHistogram(self._bounds, self._counts.copy(), self._sum)

@@ -62,14 +62,15 @@ class ConsoleSink:
 
 
 def _attribute_parts(cb: CameraBucket) -> list[str]:
-    """``heading road: n 5, se 7`` per kind and place, from the bucket after k-suppression, plus what was left out."""
+    """``heading road: n 5, se 7`` per kind and place, from the bucket after k-suppression, plus how many places'
+    breakdowns were withheld."""
     by: dict[tuple[str, str], list[str]] = {}
     for (kind, place, bin_), n in sorted(cb.attributes.items()):
         by.setdefault((kind, place), []).append(f"{bin_} {n}")
     parts = [f"{kind} {place}: {', '.join(bins)}" for (kind, place), bins in by.items()]
     hidden = suppressed_bins(cb)
     if hidden:
-        parts.append("bins below k not shown: " + hidden)
+        parts.append("withheld (a bin below k), places: " + hidden)
     return parts
 
 

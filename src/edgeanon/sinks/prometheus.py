@@ -56,7 +56,8 @@ class _CameraHealth(Collector):
 
 
 class _DwellHistograms(Collector):
-    """Zone dwell as a Prometheus histogram built from the analytics' fixed buckets (no raw observations kept)."""
+    """Zone dwell as a Prometheus histogram built from closed buckets' suppressed dwell counts (a zone's bucket
+    with fewer than k visits adds nothing), in the analytics' fixed buckets; no raw observation is kept."""
 
     def __init__(self, keys: list[tuple[str, str]]) -> None:
         self.counts = {k: np.zeros(len(DWELL_BUCKETS_S), np.int64) for k in keys}
@@ -65,7 +66,8 @@ class _DwellHistograms(Collector):
     def collect(self):
         fam = HistogramMetricFamily(
             "edgeanon_zone_dwell_seconds",
-            "Time people spent in a zone, observed as they leave it.",
+            "Time people spent in a zone, observed as they leave it, added per closed bucket; a bucket in which "
+            "fewer than privacy.k people left the zone adds nothing.",
             labels=["camera", "zone"],
         )
         for (cam, zone), counts in self.counts.items():
@@ -117,14 +119,15 @@ class PrometheusSink:
                 "heading",
                 "edgeanon_zone_heading",
                 "Zone visits by direction of travel (8 screen directions, n = up)"
-                " in closed buckets; bins below k are not counted.",
+                " in closed buckets; a place's whole breakdown is left out of a bucket when a bin is below k.",
                 "zone",
                 "zones",
             ),
             (
                 "speed",
                 "edgeanon_zone_speed",
-                "Zone visits by speed band (slow, normal, fast) in closed buckets; bins below k are not counted.",
+                "Zone visits by speed band (slow, normal, fast) in closed buckets; a place's whole breakdown is left "
+                "out of a bucket when a bin is below k.",
                 "zone",
                 "zones",
             ),
@@ -132,7 +135,7 @@ class PrometheusSink:
                 "group_size",
                 "edgeanon_line_groups",
                 "Groups crossing a line together, by size (1, 2, 3, 4+), in "
-                "closed buckets; bins below k are not counted.",
+                "closed buckets; a place's whole breakdown is left out of a bucket when a bin is below k.",
                 "line",
                 "lines",
             ),
@@ -140,7 +143,7 @@ class PrometheusSink:
                 "age_band",
                 "edgeanon_age_band",
                 "People by machine-estimated age band at a line or zone exit, in "
-                "closed buckets; bins below k are not counted.",
+                "closed buckets; a place's whole breakdown is left out of a bucket when a bin is below k.",
                 "place",
                 "both",
             ),
@@ -148,7 +151,7 @@ class PrometheusSink:
                 "gender",
                 "edgeanon_gender",
                 "People by machine-estimated gender at a line or zone exit, in closed "
-                "buckets; bins below k are not counted.",
+                "buckets; a place's whole breakdown is left out of a bucket when a bin is below k.",
                 "place",
                 "both",
             ),
@@ -166,8 +169,8 @@ class PrometheusSink:
         if self.attributes:
             self.attribute_suppressed = Counter(
                 "edgeanon_attribute_suppressed",
-                "Attribute bins left out of a closed bucket because they counted fewer than privacy.k (bins, "
-                "not people, so a lone suppressed bin's value stays hidden).",
+                "Attribute families (one kind at one place) withheld whole from a closed bucket because a bin "
+                "counted fewer than privacy.k (places, not bins or people, so no withheld value is given away).",
                 ["camera", "kind"],
                 registry=r,
             )
@@ -184,7 +187,7 @@ class PrometheusSink:
         if "line_crossings" in allowed:
             self.crossings = Counter(
                 "edgeanon_line_crossings",
-                "People crossing a configured line.",
+                "People crossing a configured line, added when a bucket closes.",
                 ["camera", "line", "direction"],
                 registry=r,
             )
@@ -214,14 +217,16 @@ class PrometheusSink:
             )
             self.queue_wait = Gauge(
                 "edgeanon_queue_wait_seconds",
-                "Median time in the queue of people who left it in the last 10 minutes.",
+                "Median time in the queue of people who left it in the last 10 minutes (NaN when fewer than "
+                "privacy.k did).",
                 ["camera", "zone"],
                 registry=r,
             )
         if "heatmap" in allowed and heatmap_shape:
             self.heat = Gauge(
                 "edgeanon_heatmap_presence",
-                "Presence counts per coarse grid cell in the last closed bucket (cells below k are 0).",
+                "People per coarse grid cell in the last closed bucket, each person counted once per cell "
+                "(cells below privacy.k are 0).",
                 ["camera", "row", "col"],
                 registry=r,
             )
@@ -264,24 +269,28 @@ class PrometheusSink:
                 self.queue_length.labels(cam, zone).set(n)
             for zone, wait in result.queue_wait.items():
                 self.queue_wait.labels(cam, zone).set(wait if wait is not None else float("nan"))
-        if self.dwell is not None:
-            for zone, hist in result.dwell.items():
-                self.dwell.counts[(cam, zone)] += hist.counts
-                self.dwell.sums[(cam, zone)] += hist.sum_s
-        if self.crossings is not None:
-            for line, (n_in, n_out) in result.crossings.items():
-                if n_in:
-                    self.crossings.labels(cam, line, "in").inc(n_in)
-                if n_out:
-                    self.crossings.labels(cam, line, "out").inc(n_out)
         if self.site_occupancy is not None:
             self.site_occupancy.set(site_occupancy)
 
     def on_bucket(self, bucket: Bucket) -> None:
+        """Counters of people move only here, by a closed bucket's suppressed values: their increments between
+        scrapes are then bucket totals, never single crossings or single dwell observations with their times."""
         if self.site_occupancy is not None:
             self.site_occupancy.set(bucket.site_occupancy)
         if not bucket.partial:
             self.buckets.inc()
+        for cam, cb in bucket.cameras.items():
+            if self.dwell is not None:
+                for zone, zb in cb.zones.items():
+                    if (cam, zone) in self.dwell.counts and zb.dwell_count:
+                        self.dwell.counts[(cam, zone)] += np.asarray(zb.dwell_counts, np.int64)
+                        self.dwell.sums[(cam, zone)] += zb.dwell_sum
+            if self.crossings is not None:
+                for line, lb in cb.lines.items():
+                    if lb.in_:
+                        self.crossings.labels(cam, line, "in").inc(lb.in_)
+                    if lb.out:
+                        self.crossings.labels(cam, line, "out").inc(lb.out)
         self._attributes(bucket)
         if self.heat is None:
             return

@@ -5,8 +5,19 @@ from a fixed list in the code. No track ids, no boxes, nothing per person. Attri
 group size, age band, gender) are in their own table, one count per (bucket, camera, kind, place, bin), holding
 only bins that survived k-suppression.
 
-Schema versions: 1 had the aggregates table only; 2 adds ``attribute_counts``. A version-1 file is upgraded in
-place when opened (the table is created, old rows are kept); a file from a newer version is refused.
+Schema versions (``meta.schema_version``; CHANGELOG.md lists every change of meaning):
+
+- 1: the aggregates table only.
+- 2: adds ``attribute_counts``.
+- 3: heatmap cells count people (distinct tracks per cell per bucket), not person-frames; attribute families
+  are withheld whole when a bin is below k (``<kind>_withheld_places``, was ``<kind>_suppressed_bins``); dwell
+  histograms of fewer than k visits are withheld; ``heatmap_suppressed_cells`` is no longer written.
+
+A file of an older version is upgraded in place when opened, in the same transaction as the schema check:
+heatmap rows of the old meaning are renamed ``cell_<r>_<c>_person_frames`` (so no old value is read as
+people), attribute rows of every (bucket, camera, kind) in which the old rule dropped a bin are deleted
+(under the new rule the whole family would have been withheld; a gender family goes with its age family and
+back), and ``meta.upgraded_to_3`` records when. A file from a newer version is refused.
 """
 
 from __future__ import annotations
@@ -28,8 +39,8 @@ from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon.store")
 
-SCHEMA_VERSION = "2"
-_UPGRADABLE = ("1",)  # older versions that the idempotent CREATE statements below bring up to date
+SCHEMA_VERSION = "3"
+_UPGRADABLE = ("1", "2")  # older versions that the CREATE statements and _MIGRATE_3 below bring up to date
 PURGE_INTERVAL_S = 3600.0
 MAX_BACKLOG = 1440  # buckets kept in memory while a sink's destination fails: a day of 60-s buckets
 COLUMNS = ("bucket_start", "bucket_seconds", "camera", "scope", "name", "metric", "value")
@@ -53,9 +64,20 @@ _SCHEMA = (
     kind TEXT NOT NULL,                                 -- a key of attributes.bins.KINDS
     place TEXT NOT NULL,                                -- zone or line name from the config
     bin TEXT NOT NULL,                                  -- one of attributes.bins.KINDS[kind]
-    count INTEGER NOT NULL CHECK (count > 0),           -- only bins of at least privacy.k are ever written
+    count INTEGER NOT NULL CHECK (count > 0),           -- only families whose every bin is >= privacy.k
     PRIMARY KEY (bucket_start, camera, kind, place, bin)
 ) WITHOUT ROWID""",
+)
+# Version 1/2 -> 3 (see the module docstring). Kinds whose totals are equal (age_band, gender) go together.
+_MIGRATE_3 = (
+    "UPDATE aggregates SET metric = metric || '_person_frames' WHERE scope = 'camera' AND metric GLOB 'cell_*' "
+    "AND metric NOT GLOB '*_person_frames'",
+    """DELETE FROM attribute_counts WHERE EXISTS (
+    SELECT 1 FROM aggregates a WHERE a.bucket_start = attribute_counts.bucket_start
+    AND a.camera = attribute_counts.camera AND a.scope = 'camera' AND a.value > 0
+    AND (a.metric = attribute_counts.kind || '_suppressed_bins'
+         OR (attribute_counts.kind IN ('age_band', 'gender')
+             AND a.metric IN ('age_band_suppressed_bins', 'gender_suppressed_bins'))))""",
 )
 ATTRIBUTE_COLUMNS = ("bucket_start", "bucket_seconds", "camera", "kind", "place", "bin", "count")
 _UPSERT_ATTRIBUTE = (
@@ -128,8 +150,8 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
             ]
         if cb.heatmap is not None:
             rows, cols = cb.heatmap.shape
+            # people per cell (0 also for a cell withheld below k: how many were withheld is not published)
             out += [(cam, "camera", "", f"cell_{r}_{c}", cb.heatmap[r, c]) for r in range(rows) for c in range(cols)]
-            out.append((cam, "camera", "", "heatmap_suppressed_cells", cb.heatmap_suppressed))
         for zone, zb in cb.zones.items():
             if "zone_occupancy" in outputs:
                 out += [
@@ -144,9 +166,10 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
                 out.append((cam, "zone", zone, "queue_wait_s", zb.queue_wait_s))
         for line, lb in cb.lines.items():
             out += [(cam, "line", line, "in", lb.in_), (cam, "line", line, "out", lb.out)]
-        # the attribute bins themselves go to attribute_counts (attribute_rows); here how many were suppressed,
-        # per kind enabled by the purposes, so a kind that ran with nothing to show differs from one that did not
-        out += [(cam, "camera", "", f"{kind}_suppressed_bins", n) for kind, n in cb.attributes_suppressed.items()]
+        # the attribute bins themselves go to attribute_counts (attribute_rows); here how many families (places)
+        # were withheld, per kind enabled by the purposes, so a kind that ran with nothing to show differs from one
+        # that did not
+        out += [(cam, "camera", "", f"{kind}_withheld_places", n) for kind, n in cb.attributes_suppressed.items()]
         out += [(cam, "camera", "", f"faces_{outcome}", n) for outcome, n in cb.faces.items()]
     if "site_occupancy" in bucket.outputs:
         out += [
@@ -247,8 +270,17 @@ class AggregateStore:
                 if row is not None and row[0] != SCHEMA_VERSION and row[0] not in _UPGRADABLE:
                     raise self._fail(f"schema version {row[0]} is not supported (expected {SCHEMA_VERSION})")
                 if row is not None and row[0] != SCHEMA_VERSION:
+                    for statement in _MIGRATE_3:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('upgraded_to_3', ?)",
+                        (f"{int(self._clock())} from version {row[0]}",),
+                    )
                     log.info(
-                        "aggregate store %s: schema upgraded from version %s to %s", self.path, row[0], SCHEMA_VERSION
+                        "aggregate store %s: schema upgraded from version %s to %s (see CHANGELOG.md)",
+                        self.path,
+                        row[0],
+                        SCHEMA_VERSION,
                     )
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('last_opened', ?) "
