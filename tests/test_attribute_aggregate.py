@@ -100,7 +100,7 @@ def test_a_family_with_a_bin_below_k_is_withheld_whole_and_counted_per_kind():
     agg.add_attributes("cam", {("group_size", "door", "1"): 4, ("group_size", "door", "2"): 5})
     cb = agg.flush().cameras["cam"]
     assert cb.attributes == {("speed", "road", "slow"): 6}
-    assert cb.attributes_suppressed == {"heading": 1, "speed": 0, "group_size": 1, "age_band": 1, "gender": 1}
+    assert not hasattr(cb, "attributes_suppressed")  # how many were withheld is not published either
 
 
 def test_age_and_gender_at_one_place_are_published_or_withheld_together():
@@ -119,7 +119,6 @@ def test_age_and_gender_at_one_place_are_published_or_withheld_together():
     )
     cb = agg.flush().cameras["cam"]
     assert cb.attributes == {("age_band", "road", "20s"): 5, ("gender", "road", "female"): 5}
-    assert (cb.attributes_suppressed["age_band"], cb.attributes_suppressed["gender"]) == (1, 1)
 
 
 def test_add_attributes_is_checked_like_record():
@@ -149,6 +148,7 @@ def test_prometheus_counts_only_closed_suppressed_buckets():
     agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "w"): 2, ("gender", "door", "female"): 7}))
     agg.record(result({("speed", "road", "fast"): 1, ("group_size", "door", "3"): 5, ("age_band", "road", "<20"): 2}))
     agg.record(result({("heading", "road", "n"): 5}))
+    agg.record(FrameResult("cam", None, {}, {"door": (8, 2)}, {}, {}, {}))  # 10 crossings: groups of 3 may show
     text = generate_latest(prom.registry).decode()
     assert sample(text, "edgeanon_line_groups_total", camera="cam", line="door", size="3") == 0.0  # not yet
     now[0] += 60
@@ -160,9 +160,7 @@ def test_prometheus_counts_only_closed_suppressed_buckets():
     assert sample(text, "edgeanon_line_groups_total", camera="cam", line="door", size="3") == 5.0
     assert sample(text, "edgeanon_gender_total", camera="cam", place="door", gender="female") == 7.0
     assert sample(text, "edgeanon_age_band_total", camera="cam", place="road", age_band="<20") == 0.0
-    assert sample(text, "edgeanon_attribute_suppressed_total", camera="cam", kind="heading") == 1.0
-    assert sample(text, "edgeanon_attribute_suppressed_total", camera="cam", kind="age_band") == 1.0
-    assert sample(text, "edgeanon_attribute_suppressed_total", camera="cam", kind="gender") == 0.0
+    assert "edgeanon_attribute_suppressed" not in text  # how many were withheld is not published
     assert "# HELP edgeanon_zone_heading_total " in text and "# TYPE edgeanon_line_groups_total counter" in text
     agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "n"): 5}))
     now[0] += 60
@@ -190,8 +188,7 @@ def test_store_keeps_only_bins_of_at_least_k_and_export_includes_them(tmp_path):
     attrs = {(r["name"], r["metric"]): r["value"] for r in rows if r["scope"] == "attribute"}
     assert attrs == {("road", "heading=e"): 5, ("door", "age_band=<20"): 5}  # the first part's heading: withheld
     assert all(r["scope"] != "attribute" for r in store.rows())  # the plain rows are unchanged
-    supp = {r["metric"]: r["value"] for r in rows if r["metric"].endswith("_withheld_places")}
-    assert supp["heading_withheld_places"] == 1 and supp["age_band_withheld_places"] == 0
+    assert not [r for r in rows if "suppressed" in r["metric"] or "withheld" in r["metric"]]
     table = store._conn.execute("SELECT kind, place, bin, count FROM attribute_counts ORDER BY kind").fetchall()
     assert table == [("age_band", "door", "<20", 5), ("heading", "road", "e", 5)]
     text = render(roll_up(rows, ZoneInfo("UTC"), k=5), "csv")
@@ -296,11 +293,11 @@ def test_newer_schema_is_refused(tmp_path):
         AggregateStore(path, retention_days=30)
 
 
-def test_console_shows_surviving_bins_and_the_number_hidden():
+def test_console_shows_only_whole_families():
     out = io.StringIO()
     agg = aggregator([ConsoleSink("Asia/Tokyo", out)])
     agg.record(result({("heading", "road", "e"): 6, ("heading", "road", "w"): 2, ("speed", "road", "slow"): 5}))
     agg.flush()
     text = out.getvalue()
     assert "speed road: slow 5" in text
-    assert "withheld (a bin below k), places: heading 1" in text and "heading road" not in text
+    assert "heading" not in text and " w " not in text

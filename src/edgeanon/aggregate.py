@@ -31,13 +31,18 @@ published numbers also count; cross tabulations are never published):
 3. An attribute family is published whole only if every non-zero bin counts at least k; otherwise *every*
    bin of it is withheld (complementary suppression of the whole family: no lone missing bin for a total to
    give away). Families whose totals are equal by construction (age_band and gender at one place) are
-   published or withheld together, so one cannot supply the other's total.
-4. Withheld bins look exactly like zero bins. Per kind, only the number of withheld *families* is published.
+   published or withheld together, so one cannot supply the other's total. Group sizes at a line are also
+   withheld while the line has fewer than 2k crossings in the bucket: so few crossings have so few ways to
+   form groups that the one the rule withholds could be singled out (2 crossings at k = 2 can only be
+   withheld as one group of 2, since two groups of 1 would be published).
+4. Withheld values look exactly like zeros, and how many were withheld is not published: "a family was
+   withheld" would say its total is at least 1, which with a withheld dwell histogram pins visits down.
 
 **Why a withheld value stays undetermined.** A withheld family can only be tied to published numbers through
 its total. Given any completion consistent with everything published, swapping two of its bins (or moving one
 person between two bins) gives another consistent completion with the same total, so no bin has a single
-possible value. Group sizes are weighted, so no swap argument holds for them; ``tests/test_suppression.py``
+possible value. Group sizes are weighted, so no swap argument holds for them (hence the 2k crossings);
+``tests/test_suppression.py``
 checks every relation above by exhaustive search over small populations. Values that the plain counts fix
 on their own are public by policy (one crossing in a bucket *is* one group of 1); the test exempts only those.
 
@@ -106,10 +111,9 @@ class CameraBucket:
     zones: dict[str, ZoneBucket] = field(default_factory=dict)
     lines: dict[str, LineBucket] = field(default_factory=dict)
     heatmap: np.ndarray | None = None  # people per cell (distinct tracks); cells below k are 0
-    attributes: dict[AttributeKey, int] = field(default_factory=dict)  # (kind, place, bin) -> people or groups
-    # per kind allowed by the declared purposes: families (places) withheld whole because a bin had 0 < n < k
-    # (a count of places, not of bins or people, which would give withheld values away)
-    attributes_suppressed: dict[str, int] = field(default_factory=dict)
+    # (kind, place, bin) -> people or groups; after suppression only whole families whose bins are all >= k.
+    # How many were withheld is not published: even "some family was withheld" tells that its total is >= 1.
+    attributes: dict[AttributeKey, int] = field(default_factory=dict)
     # attribute stage outcomes (bins.FACE_OUTCOMES -> tracks), only with the purpose "attributes": how many
     # confirmed tracks were estimated and why the others were not (a processing count, not a person attribute)
     faces: dict[str, int] = field(default_factory=dict)
@@ -202,8 +206,7 @@ class Aggregator:
         self.buckets_closed = 0
         self.sink_errors = 0
         self.heat_dropped = 0  # frames whose heat arrived after their bucket closed (a race at the boundary)
-        allowed = self._allowed = policy.allowed_outputs(self.purposes)
-        self._kinds = tuple(k for k, out in policy.ATTRIBUTE_OUTPUTS.items() if out in allowed)
+        self._allowed = policy.allowed_outputs(self.purposes)
         self._current = self._new_bucket(self._bucket_start(clock()))
 
     def _bucket_start(self, now: float) -> int:
@@ -214,7 +217,6 @@ class Aggregator:
             cam: CameraBucket(
                 zones={z: ZoneBucket() for z in zones},
                 lines={ln: LineBucket() for ln in lines},
-                attributes_suppressed=dict.fromkeys(self._kinds, 0),
                 outputs=self._allowed,
             )
             for cam, (zones, lines) in self.layout.items()
@@ -419,7 +421,7 @@ def suppress(bucket: Bucket, k: int) -> None:
     """Apply the small-cell rule (module docstring) to ``bucket`` in place, before any sink sees it.
 
     Idempotent, and safe to apply again to a sum of suppressed buckets (a roll-up): it withholds nothing new
-    there. ``attributes_suppressed`` counts the families withheld by this call, added to what it held.
+    there.
     """
     for cb in bucket.cameras.values():
         _suppress_camera(cb, k)
@@ -440,12 +442,14 @@ def _suppress_camera(cb: CameraBucket, k: int) -> None:
             zb.dwell_counts = [0] * len(zb.dwell_counts)
             zb.dwell_sum = 0.0
     withheld = {(kind, place) for (kind, place, _), n in cb.attributes.items() if n < k}
+    # group sizes partition the line's crossings: with fewer than 2k of them so few partitions exist that a
+    # withheld family would be the only one the rule withholds (2 crossings at k = 2: one group of 2)
+    withheld |= {
+        (kind, place)
+        for kind, place, _ in cb.attributes
+        if kind == "group_size" and place in cb.lines and cb.lines[place].in_ + cb.lines[place].out < 2 * k
+    }
     for a, b in _COUPLED:
         withheld |= {(b, p) for kind, p in withheld if kind == a} | {(a, p) for kind, p in withheld if kind == b}
-    if not withheld:
-        return
-    present = {(kind, place) for kind, place, _ in cb.attributes}
-    for kind, _place in withheld & present:
-        cb.attributes_suppressed[kind] = cb.attributes_suppressed.get(kind, 0) + 1
     for key in [key for key in cb.attributes if key[:2] in withheld]:
         del cb.attributes[key]

@@ -266,7 +266,6 @@ def _status_line(runner, console=None) -> None:
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(runner.cfg.aggregation.timezone)
-    k = runner.cfg.privacy.k
     parts = []
     for s in runner.statuses():
         c = s.counters.accounted()
@@ -277,9 +276,6 @@ def _status_line(runner, console=None) -> None:
         zones = " ".join(f"{z.name}={z.occupancy}" for z in a.zones)
         lines = " ".join(f"{ln.name} in={ln.total_in} out={ln.total_out}" for ln in a.lines)
         text = f"{s.camera} {state} {s.fps:4.1f} fps (inferred {c['inferred']}, dropped {c['dropped']}) {zones} {lines}"
-        hidden = console.last_suppressed.get(s.camera) if console is not None else ""
-        if hidden:  # say it, or a bin that stays at 0 reads as "broken"
-            text += f" (last bucket: bins below k={k} suppressed: {hidden})"
         parts.append(text.rstrip())
     parts.append(f"site occupancy {runner.site.value}")
     print("live: " + " | ".join(parts), flush=True)

@@ -16,8 +16,6 @@ class ConsoleSink:
     def __init__(self, timezone: str, stream: TextIO | None = None) -> None:
         self._tz = ZoneInfo(timezone)
         self._out = stream or sys.stdout
-        # camera -> bins k-suppression left out of the last closed bucket (``suppressed_bins``), for the live line
-        self.last_suppressed: dict[str, str] = {}
 
     def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
         pass
@@ -30,7 +28,6 @@ class ConsoleSink:
             f"occupancy {bucket.site_occupancy}"
         ]
         for cam, cb in bucket.cameras.items():
-            self.last_suppressed[cam] = suppressed_bins(cb)
             f = cb.frames
             down = ""
             if cb.down_s > 0 and cb.down_since is not None:  # "we did not look", not "nobody came"
@@ -62,18 +59,9 @@ class ConsoleSink:
 
 
 def _attribute_parts(cb: CameraBucket) -> list[str]:
-    """``heading road: n 5, se 7`` per kind and place, from the bucket after k-suppression, plus how many places'
-    breakdowns were withheld."""
+    """``heading road: n 5, se 7`` per kind and place, from the bucket after k-suppression (withheld families are
+    simply absent)."""
     by: dict[tuple[str, str], list[str]] = {}
     for (kind, place, bin_), n in sorted(cb.attributes.items()):
         by.setdefault((kind, place), []).append(f"{bin_} {n}")
-    parts = [f"{kind} {place}: {', '.join(bins)}" for (kind, place), bins in by.items()]
-    hidden = suppressed_bins(cb)
-    if hidden:
-        parts.append("withheld (a bin below k), places: " + hidden)
-    return parts
-
-
-def suppressed_bins(cb: CameraBucket) -> str:
-    """``heading 3, speed 2``: per kind, how many bins k-suppression left out of the bucket ('' if none)."""
-    return ", ".join(f"{kind} {n}" for kind, n in cb.attributes_suppressed.items() if n)
+    return [f"{kind} {place}: {', '.join(bins)}" for (kind, place), bins in by.items()]

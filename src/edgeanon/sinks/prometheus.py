@@ -112,7 +112,6 @@ class PrometheusSink:
         self.dwell: _DwellHistograms | None = None
         # attribute kind -> (counter, place names per camera); incremented only from closed, suppressed buckets
         self.attributes: dict[str, tuple[Counter, dict[str, list[str]]]] = {}
-        self.attribute_suppressed: Counter | None = None
         families = (
             # kind, metric name, HELP, place label, where the kind is counted
             (
@@ -166,14 +165,6 @@ class PrometheusSink:
             }
             counter = Counter(metric, doc, ["camera", place, label.get(kind, kind)], registry=r)
             self.attributes[kind] = (counter, places)
-        if self.attributes:
-            self.attribute_suppressed = Counter(
-                "edgeanon_attribute_suppressed",
-                "Attribute families (one kind at one place) withheld whole from a closed bucket because a bin "
-                "counted fewer than privacy.k (places, not bins or people, so no withheld value is given away).",
-                ["camera", "kind"],
-                registry=r,
-            )
         self.faces: Counter | None = None
         if {"age_band", "gender"} & allowed:
             self.faces = Counter(
@@ -250,8 +241,6 @@ class PrometheusSink:
                 for place in places[cam]:
                     for bin_ in KINDS[kind]:
                         counter.labels(cam, place, bin_)
-                if self.attribute_suppressed is not None:
-                    self.attribute_suppressed.labels(cam, kind)
             if self.faces is not None:
                 for outcome in FACE_OUTCOMES:
                     self.faces.labels(cam, outcome)
@@ -311,10 +300,6 @@ class PrometheusSink:
                 for outcome, n in cb.faces.items():
                     if n > 0:
                         self.faces.labels(cam, outcome).inc(n)
-            if self.attribute_suppressed is not None:
-                for kind, n in cb.attributes_suppressed.items():
-                    if n and kind in self.attributes:
-                        self.attribute_suppressed.labels(cam, kind).inc(n)
 
     def close(self) -> None:
         pass

@@ -10,8 +10,8 @@ Schema versions (``meta.schema_version``; CHANGELOG.md lists every change of mea
 - 1: the aggregates table only.
 - 2: adds ``attribute_counts``.
 - 3: heatmap cells count people (distinct tracks per cell per bucket), not person-frames; attribute families
-  are withheld whole when a bin is below k (``<kind>_withheld_places``, was ``<kind>_suppressed_bins``); dwell
-  histograms of fewer than k visits are withheld; ``heatmap_suppressed_cells`` is no longer written.
+  are withheld whole when a bin is below k; dwell histograms of fewer than k visits are withheld;
+  ``heatmap_suppressed_cells`` and ``<kind>_suppressed_bins`` are no longer written.
 
 A file of an older version is upgraded in place when opened, in the same transaction as the schema check:
 heatmap rows of the old meaning are renamed ``cell_<r>_<c>_person_frames`` (so no old value is read as
@@ -166,10 +166,8 @@ def bucket_rows(bucket: Bucket) -> list[Row]:
                 out.append((cam, "zone", zone, "queue_wait_s", zb.queue_wait_s))
         for line, lb in cb.lines.items():
             out += [(cam, "line", line, "in", lb.in_), (cam, "line", line, "out", lb.out)]
-        # the attribute bins themselves go to attribute_counts (attribute_rows); here how many families (places)
-        # were withheld, per kind enabled by the purposes, so a kind that ran with nothing to show differs from one
-        # that did not
-        out += [(cam, "camera", "", f"{kind}_withheld_places", n) for kind, n in cb.attributes_suppressed.items()]
+        # the attribute bins themselves go to attribute_counts (attribute_rows); how many were withheld is not
+        # published (aggregate.suppress says why)
         out += [(cam, "camera", "", f"faces_{outcome}", n) for outcome, n in cb.faces.items()]
     if "site_occupancy" in bucket.outputs:
         out += [
