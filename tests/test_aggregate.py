@@ -131,3 +131,41 @@ def test_a_broken_sink_does_not_stop_the_others():
     agg.record(result(occupancy=1))
     agg.flush()
     assert len(good.frames) == 1 and len(good.buckets) == 1 and agg.sink_errors == 2
+
+
+def prom_value(text: str, name: str, labels: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{labels}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name}{{{labels}}} not exposed")
+
+
+def test_prometheus_dwell_and_crossings_move_only_by_closed_suppressed_buckets():
+    """Per-frame increments would time single crossings and show a lone person's dwell; the counters move by
+    closed buckets only, and a zone's dwell from fewer than k people never moves them at all."""
+    clock = Clock(1_700_000_040.5)
+    prom = PrometheusSink({"cam": (["z"], ["l"], ["z"])}, "0" * 64, list)
+    agg = Aggregator(LAYOUT, 60, [prom], clock=clock, k=5)
+    dwell = 'camera="cam",le="5.0",zone="z"'
+    crossings = 'camera="cam",direction="in",line="l"'
+    agg.record(result(dwell={"z": HIST}, crossings={"l": (1, 0)}, queue_wait={"z": 3.0}, queue_wait_n={"z": 1}))
+    text = generate_latest(prom.registry).decode()
+    assert prom_value(text, "edgeanon_line_crossings_total", crossings) == 0.0  # not per frame
+    assert prom_value(text, "edgeanon_zone_dwell_seconds_bucket", dwell) == 0.0
+    assert np.isnan(prom_value(text, "edgeanon_queue_wait_seconds", 'camera="cam",zone="z"'))  # 1 person < k
+    clock.t += 60
+    agg.tick()  # the bucket closes: one crossing (a plain count) shows, one person's dwell does not
+    text = generate_latest(prom.registry).decode()
+    assert prom_value(text, "edgeanon_line_crossings_total", crossings) == 1.0
+    assert prom_value(text, "edgeanon_zone_dwell_seconds_count", 'camera="cam",zone="z"') == 0.0
+    assert prom_value(text, "edgeanon_zone_dwell_seconds_sum", 'camera="cam",zone="z"') == 0.0
+    for _ in range(5):
+        agg.record(result(dwell={"z": HIST}, queue_wait={"z": 4.0}, queue_wait_n={"z": 5}))
+    text = generate_latest(prom.registry).decode()
+    assert prom_value(text, "edgeanon_queue_wait_seconds", 'camera="cam",zone="z"') == 4.0  # 5 people: shown
+    assert prom_value(text, "edgeanon_zone_dwell_seconds_bucket", dwell) == 0.0
+    clock.t += 60
+    agg.tick()
+    text = generate_latest(prom.registry).decode()
+    assert prom_value(text, "edgeanon_zone_dwell_seconds_bucket", dwell) == 5.0
+    assert prom_value(text, "edgeanon_zone_dwell_seconds_sum", 'camera="cam",zone="z"') == 15.0
