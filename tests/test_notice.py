@@ -338,11 +338,15 @@ def test_dwell_and_heatmap_are_described_with_k():
     )
     ja = render_notice(cfg, "ja", "txt")
     assert contains(ja, "txt", "エリアごとの滞在時間の分布")
+    assert contains(ja, "txt", "エリアを出た人が7人未満の期間は記録しません")
+    assert contains(ja, "txt", "同じ人は区画ごとに1人と数えます")
     assert contains(ja, "txt", "売場を粗い区画（4×6）に分けた、区画ごとの人数（7人未満の区画は記録しません")
     assert contains(ja, "txt", "1時間ごとにまとめた")
     assert "各カメラの撮影範囲内の人数" not in ja  # occupancy is not declared
     en = render_notice(cfg, "en", "txt")
     assert contains(en, "txt", "coarse floor grid (4×6); cells with fewer than 7 people are not recorded")
+    assert contains(en, "txt", "each person counts once per cell")
+    assert contains(en, "txt", "not recorded for a period in which fewer than 7 people left the area")
     assert contains(en, "txt", "each summarised per hour.")
 
 

@@ -50,7 +50,7 @@ ATTRIBUTES = {
         "推定に使ったカメラ画像と顔の部分の画像は、推定後ただちに消去します",
         "個人を識別するための顔の特徴量は算出しません",
         "15分ごとに性別・年代の区分ごとの人数として集計し、この集計値だけを保持します",
-        "この集計値だけを保持します（7人未満の区分は記録しません）",
+        "この集計値だけを保持します（7人未満の区分があるときは、その期間のその場所の内訳をすべて記録しません）",
         "特定の個人を識別することもありません",
         "推定は機械によるもので、誤りを含むことがあります",
         "推定結果によって、お客様への対応を変えることはありません",
@@ -66,7 +66,7 @@ ATTRIBUTES = {
         "The image and the face crops used for it are erased immediately afterwards",
         "No facial feature data for identifying anyone is computed",
         "Only statistics are kept: how many people fell into each group, per 15 minutes",
-        "groups with fewer than 7 people are not recorded",
+        "if a group has fewer than 7 people, none of the groups at that place is recorded for that period",
         "No one's individual estimate is recorded, and no one is identified",
         "These are machine estimates and can be wrong",
         "never used to treat anyone differently",
@@ -159,9 +159,11 @@ def test_movement_is_kept_under_flow():
     ja = render_notice(cfg, "ja", "txt")
     assert contains(ja, "txt", "計測ラインを一緒に通過したグループの数（1人・2人・3人・4人以上の人数別。5件未満")
     assert contains(ja, "txt", "エリア内を移動した方向（8方向）別・速さ（ゆっくり・ふつう・速い）別の人数（5人未満")
+    assert contains(ja, "txt", "または通過した人が10人未満のときは、その期間の人数別の数をすべて記録しません")
     en = render_notice(cfg, "en", "txt")
     assert contains(en, "txt", "Groups of people crossing a counting line together, by group size (1, 2, 3, 4 or more)")
     assert contains(en, "txt", "People moving through each area, by direction (8 directions) and by speed")
+    assert contains(en, "txt", "or fewer than 10 people crossed, no size is recorded for that period")
     assert "性別" not in ja.split("【保存する情報と保存期間】")[1]  # no attributes declared there
     no_flow = parse_config(HEAD.split("  - {id: flow", maxsplit=1)[0] + re.sub(r"    lines:\n.*\n", "", CAMERAS))
     assert movement_aggregates(no_flow) == []

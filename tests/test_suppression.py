@@ -297,3 +297,36 @@ def test_the_attack_recovers_values_under_the_old_per_bin_rule():
     found = [c for raw in samples(3, 200) for c in attack(raw, 3, "old")[0]]
     assert len(found) >= 10
     assert {fam for fam, _, _ in found} >= {"speed", "group"}  # speed from the visits, groups from crossings
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_a_sum_of_suppressed_buckets_needs_nothing_more_withheld(k):
+    """Roll-ups (and a bucket stored in two parts) add suppressed buckets: applying the rule again to the sum
+    changes nothing, because every published value is 0 or at least k, and so is any sum of them."""
+    rng = random.Random(77 + k)
+    for _ in range(100):
+        parts = []
+        for raw in (population(rng) for _ in range(rng.randrange(2, 6))):
+            cb = camera_bucket(raw)
+            real_rule(cb, k)
+            parts.append(cb)
+        total = CameraBucket(
+            occupancy_sum=sum(p.occupancy_sum for p in parts),
+            zones={Z: ZoneBucket()},
+            lines={L: LineBucket()},
+            heatmap=sum(p.heatmap for p in parts),  # type: ignore[arg-type, misc]
+        )
+        for p in parts:
+            zb, lb = p.zones[Z], p.lines[L]
+            total.zones[Z].dwell_counts = [
+                a + b for a, b in zip(total.zones[Z].dwell_counts, zb.dwell_counts, strict=True)
+            ]
+            total.zones[Z].dwell_sum += zb.dwell_sum
+            total.lines[L].in_ += lb.in_
+            total.lines[L].out += lb.out
+            for key, n in p.attributes.items():
+                total.attributes[key] = total.attributes.get(key, 0) + n
+        before = (dict(total.attributes), total.heatmap.copy(), list(total.zones[Z].dwell_counts))
+        real_rule(total, k)
+        assert (total.attributes, total.zones[Z].dwell_counts) == (before[0], before[2])
+        np.testing.assert_array_equal(total.heatmap, before[1])

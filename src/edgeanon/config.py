@@ -777,8 +777,9 @@ class Privacy(_Model):
         5,
         ge=1,
         le=100,
-        description="Small-cell threshold: heatmap cells and attribute bins counting fewer than k people in a "
-        "bucket are suppressed. Plain people counts (occupancy, in/out) are not.",
+        description="Small-cell threshold: heatmap cells, dwell histograms, queue waits and attribute breakdowns "
+        "of fewer than k people in a bucket are suppressed (a breakdown as a whole). Plain counts (occupancy, "
+        "in/out) are not.",
     )
     third_party: ThirdParty = Field(default_factory=ThirdParty)
 

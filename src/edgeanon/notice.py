@@ -86,8 +86,8 @@ def kept_aggregates(cfg: Config) -> list[Kept]:
 
 def movement_aggregates(cfg: Config) -> list[Kept]:
     """The movement statistics the purpose ``flow`` adds, from track motion alone (no extra model): heading and
-    speed band per zone visit (every zone), group size per crossing group (every line). Bins below k are
-    suppressed like every attribute bin."""
+    speed band per zone visit (every zone), group size per crossing group (every line), suppressed
+    like every attribute breakdown (``aggregate.suppress``)."""
     if "flow" not in cfg.purpose_ids:
         return []
     out: list[Kept] = []
@@ -351,15 +351,17 @@ _KEPT_JA = {
     "zone_occupancy": "エリアごとの人数（エリア：{names}）",
     "site_occupancy": "店内の人数（出入口を通過した人数から算出。出入口：{names}）",
     "line_crossings": "計測ラインを通過した人数（入る方向・出る方向別。ライン：{names}）",
-    "zone_dwell": "エリアごとの滞在時間の分布（何分程度滞在した人が何人いたか。エリア：{names}）",
-    "heatmap": "売場を粗い区画（{grids}）に分けた、区画ごとの人数（{k}人未満の区画は記録しません。カメラ：{names}）",
-    "queue": "レジ待ちの人数と推定待ち時間（エリア：{names}）",
-    "line_groups": "計測ラインを一緒に通過したグループの数（1人・2人・3人・4人以上の人数別。{k}件未満の区分は記録"
-    "しません。ライン：{names}）",
-    "zone_movement": "エリア内を移動した方向（8方向）別・速さ（ゆっくり・ふつう・速い）別の人数（{k}人未満の区分は"
+    "zone_dwell": "エリアごとの滞在時間の分布（何分程度滞在した人が何人いたか。エリアを出た人が{k}人未満の期間は"
     "記録しません。エリア：{names}）",
+    "heatmap": "売場を粗い区画（{grids}）に分けた、区画ごとの人数（{k}人未満の区画は記録しません。同じ人は区画ごとに"
+    "1人と数えます。カメラ：{names}）",
+    "queue": "レジ待ちの人数と推定待ち時間（待ち時間は、待ち終えた人が{k}人未満のときは出しません。エリア：{names}）",
+    "line_groups": "計測ラインを一緒に通過したグループの数（1人・2人・3人・4人以上の人数別。{k}件未満の区分があるとき、"
+    "または通過した人が{k2}人未満のときは、その期間の人数別の数をすべて記録しません。ライン：{names}）",
+    "zone_movement": "エリア内を移動した方向（8方向）別・速さ（ゆっくり・ふつう・速い）別の人数（{k}人未満の区分が"
+    "あるときは、その期間のその内訳をすべて記録しません。エリア：{names}）",
     "attributes": "{what}別の人数（機械による推定値。計測ラインを通過したとき、またはエリアから出たときに数えます。"
-    "{k}人未満の区分は記録しません。場所：{names}）",
+    "{k}人未満の区分があるときは、その期間のその場所の内訳をすべて記録しません。場所：{names}）",
 }
 _AGE_JA = {"<20": "20歳未満", "20s": "20代", "30s": "30代", "40s": "40代", "50s": "50代", "60+": "60歳以上"}
 _GENDER_JA = {"female": "女性", "male": "男性"}
@@ -379,7 +381,7 @@ def _estimated_ja(a: str) -> str:
 
 def _kept_ja(k: Kept, f: _Facts) -> str:
     return _KEPT_JA[k.output].format(
-        names=_names_ja(k.names), grids="、".join(k.grids), k=f.k, what=_what_ja(k.estimate)
+        names=_names_ja(k.names), grids="、".join(k.grids), k=f.k, k2=2 * f.k, what=_what_ja(k.estimate)
     )
 
 
@@ -398,7 +400,8 @@ def _attributes_ja(f: _Facts) -> tuple[_Block, ...]:
         ),
         _p(
             f"推定結果は{_duration_ja(f.bucket_seconds)}ごとに{what}の区分ごとの人数として集計し、この集計値だけを"
-            f"保持します（{f.k}人未満の区分は記録しません）。お一人お一人の推定結果を記録することはなく、特定の個人を"
+            f"保持します（{f.k}人未満の区分があるときは、その期間のその場所の内訳をすべて記録しません）。お一人お一人の"
+            "推定結果を記録することはなく、特定の個人を"
             "識別することもありません。"
         ),
         _p(
@@ -563,16 +566,19 @@ _KEPT_EN = {
     "zone_occupancy": "People in each area (areas: {names})",
     "site_occupancy": "People in the store, worked out from the counts at the entrances (entrances: {names})",
     "line_crossings": "People crossing each counting line, by direction in or out (lines: {names})",
-    "zone_dwell": "Time spent in each area, as a distribution: how many people stayed about how long (areas: {names})",
+    "zone_dwell": "Time spent in each area, as a distribution: how many people stayed about how long; not recorded "
+    "for a period in which fewer than {k} people left the area (areas: {names})",
     "heatmap": "People on each cell of a coarse floor grid ({grids}); cells with fewer than {k} people are not "
-    "recorded (cameras: {names})",
-    "queue": "People waiting at the checkout and the estimated waiting time (areas: {names})",
-    "line_groups": "Groups of people crossing a counting line together, by group size (1, 2, 3, 4 or more); sizes "
-    "counted fewer than {k} times are not recorded (lines: {names})",
+    "recorded; each person counts once per cell (cameras: {names})",
+    "queue": "People waiting at the checkout and the estimated waiting time; the waiting time is not given when "
+    "fewer than {k} people finished waiting (areas: {names})",
+    "line_groups": "Groups of people crossing a counting line together, by group size (1, 2, 3, 4 or more); if a "
+    "size was counted fewer than {k} times, or fewer than {k2} people crossed, no size is recorded for that "
+    "period (lines: {names})",
     "zone_movement": "People moving through each area, by direction (8 directions) and by speed (slow, normal, fast); "
-    "counts below {k} are not recorded (areas: {names})",
+    "if a count is below {k}, none of that breakdown is recorded for that period (areas: {names})",
     "attributes": "People by machine-estimated {what}, counted when they cross a counting line or leave an area; "
-    "counts below {k} are not recorded (places: {names})",
+    "if a count is below {k}, none of the breakdown at that place is recorded for that period (places: {names})",
 }
 _AGE_EN = {"<20": "under 20", "20s": "20s", "30s": "30s", "40s": "40s", "50s": "50s", "60+": "60 and over"}
 
@@ -591,7 +597,7 @@ def _estimated_en(a: str) -> str:
 
 def _kept_en(k: Kept, f: _Facts) -> str:
     return _KEPT_EN[k.output].format(
-        names=", ".join(k.names), grids=", ".join(k.grids), k=f.k, what=_what_en(k.estimate)
+        names=", ".join(k.names), grids=", ".join(k.grids), k=f.k, k2=2 * f.k, what=_what_en(k.estimate)
     )
 
 
@@ -610,7 +616,8 @@ def _attributes_en(f: _Facts) -> tuple[_Block, ...]:
         ),
         _p(
             f"Only statistics are kept: how many people fell into each group, per {_period_en(f.bucket_seconds)} "
-            f"(groups with fewer than {f.k} people are not recorded). No one's individual estimate is recorded, and "
+            f"(if a group has fewer than {f.k} people, none of the groups at that place is recorded for that period). "
+            "No one's individual estimate is recorded, and "
             "no one is identified."
         ),
         _p("These are machine estimates and can be wrong. They are never used to treat anyone differently."),
