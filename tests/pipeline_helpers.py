@@ -45,9 +45,12 @@ def clip_config(**overrides: object) -> Config:
     return parse_config(yaml.safe_dump(data), "test-config")
 
 
-def run_to_end(cfg: Config, sinks=(), timeout: float = 240.0) -> Runner:
-    """Blocking mode: every decoded frame is inferred; returns the stopped runner."""
+def run_to_end(cfg: Config, sinks=(), timeout: float = 240.0, raw: RawObserver | None = None) -> Runner:
+    """Blocking mode: every decoded frame is inferred; returns the stopped runner. ``raw`` sees the analytics'
+    own per-frame results (sinks get crossings, dwell and attributes only in closed buckets)."""
     runner = Runner(cfg, list(sinks))
+    if raw is not None:
+        raw.attach(runner)
     runner.start()
     deadline = time.monotonic() + timeout
     while not runner.all_finished():

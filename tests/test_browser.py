@@ -105,7 +105,8 @@ def test_status_and_setup_pages_in_chromium(tmp_path):
     proc, port = start_run(str(config), cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 25  # wait for people to cross, so the comparison is not 0 == 0
+        # wait for people to cross, so the comparison is not 0 == 0; crossings count by closed 60 s buckets
+        deadline = time.monotonic() + 80
         while time.monotonic() < deadline:
             m = scrape(port)
             if m.get(crossings("in"), 0) + m.get(crossings("out"), 0) >= 2:

@@ -7,7 +7,7 @@ import copy
 import yaml
 
 from edgeanon.config import parse_config
-from tests.pipeline_helpers import DEFAULT_CONFIG, RecordingSink, run_to_end
+from tests.pipeline_helpers import DEFAULT_CONFIG, RawObserver, RecordingSink, run_to_end
 
 
 def test_two_cameras_share_a_session_and_count_independently():
@@ -20,13 +20,14 @@ def test_two_cameras_share_a_session_and_count_independently():
     data["cameras"].append(second)
     cfg = parse_config(yaml.safe_dump(data), "two-cameras.yaml")
     rec = RecordingSink()
-    runner = run_to_end(cfg, [rec])
+    raw = RawObserver()
+    runner = run_to_end(cfg, [rec], raw=raw)
     assert len(runner.detectors) == 1
     status = {s.camera: s.counters for s in runner.statuses()}
     assert status["sample"].inferred == 250 and status["sample"].dropped == 0
     assert status["sample2"].inferred == 125 and status["sample2"].skipped == 125
     assert all(c.balanced() for c in status.values())
-    by_cam = {c: [r for r in rec.frames if r.camera == c] for c in status}
+    by_cam = {c: [r for r in raw.results if r.camera == c] for c in status}  # crossings per frame: raw only
     assert len(by_cam["sample"]) == 250 and len(by_cam["sample2"]) == 125
     ins = {c: sum(r.crossings["crossing"][0] for r in rs) for c, rs in by_cam.items()}
     outs = {c: sum(r.crossings["crossing"][1] for r in rs) for c, rs in by_cam.items()}

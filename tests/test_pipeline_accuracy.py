@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import LABELS, load_json
-from tests.pipeline_helpers import RecordingSink, clip_config, run_to_end
+from tests.pipeline_helpers import RawObserver, RecordingSink, clip_config, run_to_end
 
 FPS = 10
 TOLERANCE_FRAMES = FPS  # +-1 s
@@ -23,7 +23,9 @@ DIRECTION = {"left_to_right": "in", "right_to_left": "out"}  # the default line 
 @pytest.fixture(scope="module")
 def clip_run():
     rec = RecordingSink()
-    runner = run_to_end(clip_config(), [rec])
+    raw = RawObserver()
+    runner = run_to_end(clip_config(), [rec], raw=raw)
+    rec.frames = raw.results  # the analytics' own per-frame results (sinks see crossings only per bucket)
     return runner, rec
 
 

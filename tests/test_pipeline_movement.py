@@ -89,7 +89,7 @@ def test_clip_reaches_the_store_as_heading_speed_and_group_counts(clip_store):
     assert families - whole  # something was withheld on this clip at k = 5 ...
     assert not [r for r in rows if "suppressed" in r["metric"] or "withheld" in r["metric"]]  # ... silently
     # groups: every counted crossing is in exactly one group, so the groups cover at least crossings / 4
-    crossings = sum(sum(f.crossings["crossing"]) for f in rec.frames)
+    crossings = sum(sum(f.crossings["crossing"]) for f in raw.results)
     n_groups = sum(n for key, n in per_frame.items() if key[0] == "group_size")
     assert crossings > 0 and crossings / 4 <= n_groups <= crossings
     assert sum(n for key, n in per_frame.items() if key[0] == "heading") > 0

@@ -336,6 +336,9 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
     assert live.today("sample", "crossing") == (120, 240)  # 21:33: all two hours fall on today
     live.on_frame(frame(4, 3, 1, 0), site_occupancy=7)
     live.on_frame(frame(5, 2, 0, 1), site_occupancy=6)
+    assert live.today("sample", "crossing") == (120, 240)  # crossings count by closed buckets, not per frame
+    closed = CameraBucket(lines={"crossing": LineBucket(in_=1, out=1)})
+    live.on_bucket(Bucket(int(clock.t // 60 * 60) - 60, 60, {"sample": closed}, site_occupancy=6))
     statuses = [
         cam("sample", frame_size=(768, 576)),
         cam("door", up=False, last_frame=None, last_error="no /dev/video0"),

@@ -165,9 +165,9 @@ class FrameResult:
 
 
 class Sink(Protocol):
-    """Receives aggregates only. ``on_frame`` is optional live feedback with plain counts only (occupancy,
-    crossings, queue length, a queue wait of at least k people): dwell, heatmap and attribute counts are
-    stripped from it and reach sinks only in ``on_bucket``, after suppression."""
+    """Receives aggregates only. ``on_frame`` is optional live feedback with instantaneous plain counts only
+    (occupancy, queue length, a queue wait of at least k people): crossings, dwell, heatmap and attribute counts
+    are stripped from it and reach sinks only in ``on_bucket``, after suppression."""
 
     name: str
 
@@ -312,9 +312,13 @@ class Aggregator:
         return start
 
     def _live(self, result: FrameResult) -> FrameResult:
-        """What sinks may see per frame: the plain counts. The rest only leaves in a suppressed bucket."""
+        """What sinks may see per frame: instantaneous plain counts (occupancy, queue length, a queue wait of at
+        least k people). Counted events (crossings, dwell, attributes) and the heatmap leave only in a closed,
+        suppressed bucket: crossings timed to the frame would tell which crossings formed a group."""
         waits = {z: (w if result.queue_wait_n.get(z, 0) >= self.k else None) for z, w in result.queue_wait.items()}
-        return dataclasses.replace(result, dwell={}, heat=None, heat_bucket=None, attributes={}, queue_wait=waits)
+        return dataclasses.replace(
+            result, crossings={}, dwell={}, heat=None, heat_bucket=None, attributes={}, queue_wait=waits
+        )
 
     def add_attributes(self, camera: str, attributes: dict[AttributeKey, int]) -> None:
         """Add attribute counts outside a frame (the analytics' flush at shutdown: pending groups), checked like

@@ -116,10 +116,11 @@ class InstallerMode:
 
 
 class StatusSink:
-    """The status page's numbers, taken from the same per-frame results that set the Prometheus gauges.
+    """The status page's numbers, taken from the same results that set the Prometheus gauges and counters.
 
     Today's in/out per line = the store's rows since local midnight (earlier runs today, read once at start)
-    plus every crossing this process has counted since. Both reset at the next local midnight.
+    plus the crossings of every bucket this process has closed since (like ``/metrics``, never per frame).
+    Both reset at the next local midnight.
     """
 
     name = "status"
@@ -165,15 +166,17 @@ class StatusSink:
                 self.camera_occupancy[cam] = result.occupancy
             for zone, n in result.zone_occupancy.items():
                 self.zone_occupancy[(cam, zone)] = n
-            for line, (n_in, n_out) in result.crossings.items():
-                v = self._lines.setdefault((cam, line), [0, 0])
-                v[0] += n_in
-                v[1] += n_out
             self.site_occupancy = site_occupancy
 
     def on_bucket(self, bucket: Bucket) -> None:
         with self._lock:
+            self._roll()
             self.site_occupancy = bucket.site_occupancy
+            for cam, cb in bucket.cameras.items():
+                for line, lb in cb.lines.items():
+                    v = self._lines.setdefault((cam, line), [0, 0])
+                    v[0] += lb.in_
+                    v[1] += lb.out
 
     def close(self) -> None:
         pass
