@@ -324,10 +324,17 @@ def _by(prom: Prometheus, expr: str, *labels: str) -> dict[tuple[str, ...], floa
     return out
 
 
+_BUCKETS_AT_END: dict[str, float] = {}  # store -> edgeanon_buckets_total when its clip was first seen finished
+
+
 def _settled(dev: Device) -> dict[tuple[str, str, str], float] | None:
-    """The door camera's final counters once its clip has ended and every frame went through the analytics."""
+    """The door camera's final counters once its clip has ended and every frame went through the analytics, and
+    the bucket holding its last frames has closed (crossing counters move by closed buckets)."""
     cams = json.loads(dev.get("/healthz"))["cameras"]
     if not cams["door"]["finished"]:
+        return None
+    closed = dev.metrics()[("edgeanon_buckets_total", ())]
+    if closed < _BUCKETS_AT_END.setdefault(dev.store, closed) + 2:
         return None
     first = dev.crossings()
     time.sleep(1.5)

@@ -149,7 +149,7 @@ def test_buckets_live_values_and_availability(broker):
     live = [m for m in msgs if m.topic == "edgeanon/shop-1/live/camera/door/zone/queue/occupancy"]
     assert live[0].payload == b"2" and live[-1].payload == b"4"
     assert 2 <= len(live) <= 6, [m.payload for m in live]  # 2, then 3 s of changes: 3 or 4 messages, not ~60
-    assert [m.payload for m in msgs if m.topic.endswith("line/entrance/in")][-1] == b"1"
+    assert [m.payload for m in msgs if m.topic.endswith("line/entrance/in")][-1] == b"3"  # 1 + 2: by buckets
     assert [m.payload for m in msgs if m.topic.endswith("camera/door/up")][-1] == b"1"
     status = [m.payload for m in sub.wait_for(lambda m: m[-1].payload == b"offline", 10) if m.topic.endswith("status")]
     sub.close()
@@ -261,7 +261,8 @@ def test_retained_state_is_restored_after_the_broker_restarts(tmp_path):
     sink = MqttSink(settings(broker.port, discovery=True), LAYOUT, up("door", "aisle"))
     sink.start()
     try:
-        sink.on_frame(frame("door", "queue", 3, {"entrance": (2, 1)}), 7)
+        sink.on_frame(frame("door", "queue", 3, {"entrance": (5, 5)}), 7)  # crossings count by buckets only
+        sink.on_bucket(bucket(3990, 2))
         sub = Subscriber(broker.port, "edgeanon/#")
         sub.wait_for(lambda m: any(x.topic.endswith("zone/queue/occupancy") for x in m), 20)
         sub.close()
@@ -288,7 +289,7 @@ def test_retained_state_is_restored_after_the_broker_restarts(tmp_path):
     assert retained[f"{p}/status"] == b"online"
     assert retained[f"{p}/live/camera/door/zone/queue/occupancy"] == b"3"
     assert retained[f"{p}/live/camera/door/line/entrance/in"] == b"2"
-    assert retained[f"{p}/live/camera/door/line/entrance/out"] == b"1"
+    assert retained[f"{p}/live/camera/door/line/entrance/out"] == b"3"
     assert retained[f"{p}/live/site/occupancy"] == b"7"
     assert retained[f"{p}/live/camera/aisle/up"] == b"1"
     assert sum(t.startswith("homeassistant/") for t in retained) == 7

@@ -38,13 +38,18 @@ published numbers also count; cross tabulations are never published):
 4. Withheld values look exactly like zeros, and how many were withheld is not published: "a family was
    withheld" would say its total is at least 1, which with a withheld dwell histogram pins visits down.
 
-**Why a withheld value stays undetermined.** A withheld family can only be tied to published numbers through
-its total. Given any completion consistent with everything published, swapping two of its bins (or moving one
-person between two bins) gives another consistent completion with the same total, so no bin has a single
-possible value. Group sizes are weighted, so no swap argument holds for them (hence the 2k crossings);
-``tests/test_suppression.py``
-checks every relation above by exhaustive search over small populations. Values that the plain counts fix
-on their own are public by policy (one crossing in a bucket *is* one group of 1); the test exempts only those.
+**Why a withheld value stays undetermined.** A withheld family is tied to published numbers only through its
+total, and the rule looks only at the multiset of its bins. So swapping two unequal bins of it gives another
+completion consistent with everything published, and no bin that differs from another bin of its family can
+be determined. Where that argument stops (a family whose bins are all equal; group sizes, which are weighted),
+``tests/test_suppression.py`` settles it: it searches every completion of every withheld value, with every
+relation above, over random small populations. Values that the plain counts fix on their own are public by
+policy (one crossing in a bucket *is* one group of 1); the test exempts only those.
+
+**Not covered by this rule: live values.** Sinks get, per frame, only instantaneous plain counts (occupancy,
+queue length, site occupancy, a queue wait of at least k people); crossings, dwell, heatmap and attributes
+reach them only in closed buckets. But a gauge sampled often enough still shows when one person entered and
+left a zone, so the live gauges' resolution in time is outside what this rule protects.
 
 **Later aggregations** (roll-ups over hours or days, exports, a bucket stored in two parts around a restart)
 must be sums of already suppressed buckets, never of raw ones, with ``suppress`` applied again to the sum. On

@@ -314,14 +314,16 @@ class MqttSink:
                 topic = self._zone_topics.get((cam, zone))
                 if topic is not None:
                     live[topic] = int(n)
-            for line, (n_in, n_out) in result.crossings.items():
-                totals = self._line_totals.setdefault((cam, line), [0, 0])
-                totals[0] += int(n_in)
-                totals[1] += int(n_out)
             live[self.topics.site_occupancy] = int(site_occupancy)
 
     def on_bucket(self, bucket: Bucket) -> None:
         with self._lock:
+            # the live in/out totals move by closed buckets, like /metrics: never a crossing timed to its frame
+            for cam, cb in bucket.cameras.items():
+                for line, lb in cb.lines.items():
+                    totals = self._line_totals.setdefault((cam, line), [0, 0])
+                    totals[0] += int(lb.in_)
+                    totals[1] += int(lb.out)
             self._backlog.append(bucket)
             while len(self._backlog) + (self._inflight is not None) > self.max_backlog:
                 self._backlog.popleft()
