@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from edgeanon.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket
-from edgeanon.rollup import COLUMNS, dwell_percentile, period_of, roll_up, suppress_cells
+from edgeanon.rollup import COLUMNS, dwell_percentile, period_of, roll_up, suppress_period
 from edgeanon.sinks.store import AggregateStore, StoreError
 from tests.pipeline_helpers import DEFAULT_CONFIG
 
@@ -35,18 +35,19 @@ def bucket(start: int, n_in: int, n_out: int, occ: tuple[int, int, int], dwell: 
         zones={"road": ZoneBucket(occ[0], occ[1], occ[2], dwell, dwell_sum=10.0 * sum(dwell))},
         lines={"crossing": LineBucket(n_in, n_out)},
         attributes=dict(attrs or {}),
-        attributes_suppressed={"heading": 1},
     )
     return Bucket(start, 600, {"sample": cb}, site_in=n_in, site_out=n_out, site_occupancy=n_in - n_out)
 
 
 def filled_store(path: Path) -> AggregateStore:
+    """Buckets as the aggregator stores them at k = 5: every dwell histogram and attribute family already
+    suppressed (0 or at least 5)."""
     store = AggregateStore(path, retention_days=400, clock=lambda: T9 + 86400)
     # 09:00, 09:10 and 10:00 local on the 26th, then 08:50 local on the 27th (the next local day)
-    store.write_bucket(bucket(T9, 3, 1, (20, 10, 4), [1, 1, 0, 0, 0, 0, 0, 0, 0], {("heading", "road", "n"): 5}))
-    store.write_bucket(bucket(T9 + 600, 2, 2, (60, 10, 9), [0, 0, 2, 0, 0, 0, 0, 0, 0], {("heading", "road", "n"): 6}))
+    store.write_bucket(bucket(T9, 3, 1, (20, 10, 4), [3, 2, 0, 0, 0, 0, 0, 0, 0], {("heading", "road", "n"): 5}))
+    store.write_bucket(bucket(T9 + 600, 2, 2, (60, 10, 9), [0, 0, 5, 0, 0, 0, 0, 0, 0], {("heading", "road", "n"): 6}))
     store.write_bucket(bucket(T9 + 3600, 1, 0, (5, 5, 1), [0] * 9))
-    store.write_bucket(bucket(T9 + 86400 - 600, 4, 4, (8, 4, 2), [0, 0, 0, 0, 1, 0, 0, 0, 0]))
+    store.write_bucket(bucket(T9 + 86400 - 600, 4, 4, (8, 4, 2), [0, 0, 0, 0, 5, 0, 0, 0, 0]))
     return store
 
 
@@ -65,7 +66,7 @@ def test_hour_and_day_rollups_in_local_time(tmp_path):
     assert hours[(h9, "", "site", "", "in")] == 5
     assert hours[(h9, "sample", "camera", "", "occupancy_mean")] == 4.0  # (20 + 60) / (10 + 10): weighted by frames
     assert hours[(h9, "sample", "camera", "", "occupancy_max")] == 9
-    assert hours[(h9, "sample", "zone", "road", "visits")] == 4
+    assert hours[(h9, "sample", "zone", "road", "visits")] == 10
     assert hours[(h9, "sample", "camera", "", "frames_captured")] == 20
     assert hours[(h9, "sample", "attribute", "road", "heading=n")] == 11
     assert hours[(h9, "", "site", "", "occupancy")] == 0  # the value at the period's end (the 09:10 bucket)
@@ -102,20 +103,34 @@ def test_dwell_percentiles_from_the_fixed_histogram():
     assert dwell_percentile([0] * 9, 50) is None
 
 
-def test_rolled_up_cells_are_suppressed_again():
-    counts = {
-        ("c", "attribute", "road", "heading=n"): 3.0,
+def test_rolled_up_periods_are_suppressed_again_by_the_aggregators_rule():
+    """A roll-up goes through ``aggregate.suppress`` itself: a family with a bin below k is left out whole, a
+    heatmap cell or a zone's dwell below k reads 0, group sizes need 2k crossings, and sums of suppressed
+    values (every one 0 or at least k) come through unchanged."""
+    values = {
+        ("c", "attribute", "road", "heading=n"): 3.0,  # withheld, and with it heading=s
         ("c", "attribute", "road", "heading=s"): 7.0,
+        ("c", "attribute", "road", "speed=slow"): 12.0,
+        ("c", "attribute", "door", "group_size=1"): 6.0,  # 6 >= k, but the door had only 8 < 2k crossings
+        ("c", "line", "door", "in"): 5.0,
+        ("c", "line", "door", "out"): 3.0,
         ("c", "camera", "", "cell_0_0"): 2.0,
         ("c", "camera", "", "cell_0_1"): 0.0,
         ("c", "camera", "", "cell_1_1"): 9.0,
+        ("c", "camera", "", "cell_1_0_person_frames"): 3.0,  # a pre-v3 row: not a cell of people, left alone
+        ("c", "zone", "road", "dwell_count_le_5"): 2.0,
+        ("c", "zone", "road", "dwell_sum_s"): 6.0,
     }
-    kept, hidden = suppress_cells(counts, 5)
-    assert ("c", "attribute", "road", "heading=n") not in kept  # a bin below k is left out
-    assert kept[("c", "attribute", "road", "heading=s")] == 7.0
-    assert kept[("c", "camera", "", "cell_0_0")] == 0.0  # a cell below k reads 0
-    assert kept[("c", "camera", "", "cell_0_1")] == 0.0 and kept[("c", "camera", "", "cell_1_1")] == 9.0
-    assert hidden == {("c", "heading"): 1, ("c", "heatmap"): 1}
+    got = suppress_period(values, 5)
+    attrs = {key[2:]: v for key, v in got.items() if key[1] == "attribute"}
+    assert attrs == {("road", "speed=slow"): 12.0}
+    assert got[("c", "camera", "", "cell_0_0")] == 0.0 and got[("c", "camera", "", "cell_1_1")] == 9.0
+    assert got[("c", "camera", "", "cell_0_1")] == 0.0 and got[("c", "camera", "", "cell_1_0_person_frames")] == 3.0
+    assert got[("c", "zone", "road", "dwell_count_le_5")] == 0.0 and got[("c", "zone", "road", "dwell_sum_s")] == 0.0
+    assert got[("c", "line", "door", "in")] == 5.0  # plain counts pass through
+    assert not any("suppressed" in key[3] or "withheld" in key[3] for key in got)  # no count of what was left out
+    published = {key: v for key, v in got.items()}
+    assert suppress_period(published, 5) == published  # nothing more to withhold
 
 
 def test_local_periods_follow_dst():

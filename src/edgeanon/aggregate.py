@@ -55,7 +55,7 @@ left a zone, so the live gauges' resolution in time is outside what this rule pr
 must be sums of already suppressed buckets, never of raw ones, with ``suppress`` applied again to the sum. On
 a sum of suppressed buckets it withholds nothing new (every published value is 0 or at least k, and so is a
 sum of them), and the sum is a function of published numbers only, so it reveals nothing the buckets did not.
-Queue-wait medians do not add up; a roll-up keeps none.
+Queue-wait medians do not add up; a roll-up can only repeat one already published (``rollup`` keeps the last).
 """
 
 from __future__ import annotations

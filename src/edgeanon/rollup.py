@@ -1,9 +1,9 @@
 """Roll-ups for `edgeanon export`: stored buckets summed into periods of the site's local time.
 
 The input is the store's rows, which the aggregator suppressed before they were written. A roll-up only sums
-them (or takes a maximum, or divides two sums), and then applies the small-cell rule again to the summed
-attribute bins and heatmap cells (``suppress_cells``), so a roll-up minus its buckets reveals nothing that the
-buckets did not already show. Every label comes from the stored rows, whose labels come from the config or a
+them (or takes a maximum, or divides two sums), and then applies the aggregator's small-cell rule again to the
+sums (``suppress_period``, which calls ``aggregate.suppress``), so a roll-up minus its buckets reveals nothing
+that the buckets did not already show. Every label comes from the stored rows, whose labels come from the config or a
 fixed list in code.
 
 One schema for every period, documented in the README: ``period_start`` (ISO 8601 in the site's timezone,
@@ -17,11 +17,15 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from edgeanon.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket, suppress
 from edgeanon.analytics.zones import DWELL_BUCKETS_S
 from edgeanon.sinks.store import DWELL_METRICS
 
@@ -36,30 +40,64 @@ _LAST = frozenset({"occupancy", "queue_wait_s"})
 Key = tuple[str, str, str, str]  # camera, scope, name, metric
 
 
-def suppress_cells(counts: dict[Key, float], k: int) -> tuple[dict[Key, float], dict[tuple[str, str], int]]:
-    """The small-cell rule, applied again to rolled-up attribute bins and heatmap cells.
+_CELL = re.compile(r"cell_(\d+)_(\d+)")  # a heatmap cell of people (not a pre-v3 ``..._person_frames`` row)
 
-    Returns the counts with every cell of 0 < n < k suppressed (an attribute bin is left out, a heatmap cell
-    reported as 0, like the aggregator does per bucket), and the number of suppressed cells per
-    (camera, kind-of-cell). This is the one place a roll-up applies the rule: point it at the aggregator's
-    rule when that rule changes.
+
+def suppress_period(values: dict[Key, float], k: int) -> dict[Key, float]:
+    """The aggregator's own small-cell rule (``aggregate.suppress``), applied again to a rolled-up period.
+
+    The period's attribute bins, heatmap cells, dwell counts and line in/out are put back into buckets, one per
+    camera, and suppressed exactly as the aggregator suppresses a bucket; what it withholds is left out (a bin)
+    or reported as 0 (a cell, a dwell count). A sum of suppressed buckets has nothing new to withhold, so this
+    is a guard: if the rule or the sums ever change, a roll-up still never shows what a bucket could not.
     """
-    kept: dict[Key, float] = {}
-    hidden: dict[tuple[str, str], int] = {}
-    for key, n in counts.items():
-        cam, scope, _, metric = key
-        if 0 < n < k:
-            kind = metric.split("=", 1)[0] if scope == "attribute" else "heatmap"
-            hidden[(cam, kind)] = hidden.get((cam, kind), 0) + 1
-            if scope != "attribute":
-                kept[key] = 0.0
-        elif n > 0 or scope != "attribute":  # a heatmap cell of 0 is a measured zero; a bin of 0 is never kept
-            kept[key] = n
-    return kept, hidden
-
-
-def _is_cell(key: Key) -> bool:
-    return key[1] == "attribute" or (key[1] == "camera" and key[3].startswith("cell_"))
+    cams: dict[str, CameraBucket] = {}
+    shapes: dict[str, tuple[int, int]] = {}
+    for (cam, scope, name, metric), v in values.items():
+        cb = cams.setdefault(cam, CameraBucket())
+        if scope == "attribute":
+            kind, _, bin_ = metric.partition("=")
+            cb.attributes[(kind, name, bin_)] = int(v)
+        elif scope == "camera" and (m := _CELL.fullmatch(metric)):
+            r, c = int(m[1]), int(m[2])
+            rows, cols = shapes.get(cam, (0, 0))
+            shapes[cam] = (max(rows, r + 1), max(cols, c + 1))
+        elif scope == "zone" and metric in DWELL_METRICS:
+            zb = cb.zones.setdefault(name, ZoneBucket())
+            zb.dwell_counts[DWELL_METRICS.index(metric)] = int(v)
+        elif scope == "zone" and metric == "dwell_sum_s":
+            cb.zones.setdefault(name, ZoneBucket()).dwell_sum = v
+        elif scope == "line" and metric in ("in", "out"):
+            lb = cb.lines.setdefault(name, LineBucket())
+            lb.in_, lb.out = (int(v), lb.out) if metric == "in" else (lb.in_, int(v))
+    for cam, (rows, cols) in shapes.items():
+        grid = np.zeros((rows, cols), np.int64)
+        for r in range(rows):
+            for c in range(cols):
+                grid[r, c] = int(values.get((cam, "camera", "", f"cell_{r}_{c}"), 0))
+        cams[cam].heatmap = grid
+    for cb in cams.values():
+        for zb in cb.zones.values():
+            zb.queue_wait_n = k  # not the rule's business here: a roll-up carries only already published waits
+    suppress(Bucket(0, 0, cams), k)
+    out = {key: v for key, v in values.items() if key[1] != "attribute"}
+    for cam, cb in cams.items():
+        out.update(
+            {(cam, "attribute", place, f"{kind}={bin_}"): float(n) for (kind, place, bin_), n in cb.attributes.items()}
+        )
+        if cb.heatmap is not None:
+            rows, cols = cb.heatmap.shape
+            for r in range(rows):
+                for c in range(cols):
+                    if (cam, "camera", "", f"cell_{r}_{c}") in values:
+                        out[(cam, "camera", "", f"cell_{r}_{c}")] = float(cb.heatmap[r, c])
+        for zone, zb in cb.zones.items():
+            for metric, n in zip(DWELL_METRICS, zb.dwell_counts, strict=True):
+                if (cam, "zone", zone, metric) in values:
+                    out[(cam, "zone", zone, metric)] = float(n)
+            if (cam, "zone", zone, "dwell_sum_s") in values:
+                out[(cam, "zone", zone, "dwell_sum_s")] = zb.dwell_sum
+    return out
 
 
 def period_of(start: float, every: Every | None, bucket_seconds: int, tz: ZoneInfo) -> tuple[float, float]:
@@ -117,16 +155,7 @@ def roll_up(
     for period in sorted(set(sums) | set(last)):
         values = dict(sums.get(period, {}))
         values.update({key: v for key, (_, v) in last.get(period, {}).items()})
-        cells = {key: v for key, v in values.items() if _is_cell(key)}
-        if cells:
-            kept, hidden = suppress_cells(cells, k)
-            for key in cells:
-                values.pop(key)
-            values.update(kept)
-            for (cam, kind), n in hidden.items():
-                metric = "heatmap_suppressed_cells" if kind == "heatmap" else f"{kind}_suppressed_bins"
-                hkey = (cam, "camera", "", metric)
-                values[hkey] = values.get(hkey, 0.0) + n
+        values = suppress_period(values, k)
         values.update(_derived(values))
         start, length = period
         stamp = datetime.fromtimestamp(start, tz).isoformat()
