@@ -301,3 +301,30 @@ def test_console_shows_only_whole_families():
     text = out.getvalue()
     assert "speed road: slow 5" in text
     assert "heading" not in text and " w " not in text
+
+
+def test_console_says_once_that_small_counts_are_withheld_whatever_was_withheld():
+    """The note tells a new user why a breakdown may never appear; it is the same text, in the first summary
+    only, whether or not anything was withheld, so it gives no count away."""
+    from edgeanon.sinks.console import withheld_note
+
+    texts = []
+    for attrs in ({("heading", "road", "e"): 6, ("heading", "road", "w"): 2}, {("speed", "road", "slow"): 5}):
+        out = io.StringIO()
+        agg = aggregator([ConsoleSink("Asia/Tokyo", out, k=5)])
+        agg.record(result(attrs))
+        agg.flush()
+        agg.record(result(attrs))
+        agg.flush()
+        texts.append(out.getvalue())
+    note = withheld_note(5)
+    assert "privacy.k = 5" in note and "fewer than 5 people" in note
+    for text in texts:
+        assert text.count(note) == 1
+        first, second = text.split("partial bucket")[1:3]
+        assert note in first and note not in second
+    out = io.StringIO()
+    agg = aggregator([ConsoleSink("Asia/Tokyo", out)])
+    agg.record(result({("speed", "road", "slow"): 5}))
+    agg.flush()
+    assert "privacy.k" not in out.getvalue()  # no note unless k is given

@@ -83,7 +83,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         raise
     store_sink = StoreSink(store)
     sinks: list = [store_sink]
-    console = None if opts.quiet else ConsoleSink(cfg.aggregation.timezone)
+    console = None if opts.quiet else ConsoleSink(cfg.aggregation.timezone, k=cfg.privacy.k)
     if console is not None:
         sinks.append(console)
     layout = {

@@ -13,9 +13,12 @@ from edgeanon.aggregate import Bucket, CameraBucket, FrameResult
 class ConsoleSink:
     name = "console"
 
-    def __init__(self, timezone: str, stream: TextIO | None = None) -> None:
+    def __init__(self, timezone: str, stream: TextIO | None = None, k: int | None = None) -> None:
         self._tz = ZoneInfo(timezone)
         self._out = stream or sys.stdout
+        # Said once, in the first summary, whatever was withheld: a breakdown that never shows up then reads as
+        # "held back", not "broken". Saying *when* something was withheld would itself give a count away.
+        self._note = None if k is None else withheld_note(k)
 
     def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
         pass
@@ -51,11 +54,21 @@ class ConsoleSink:
             parts += [f"line {ln} in {lb.in_} out {lb.out}" for ln, lb in cb.lines.items()]
             parts += _attribute_parts(cb)
             lines.append("; ".join(parts))
+        if self._note:
+            lines.append(self._note)
+            self._note = None
         self._out.write("\n".join(lines) + "\n")
         self._out.flush()
 
     def close(self) -> None:
         pass
+
+
+def withheld_note(k: int) -> str:
+    return (
+        f"  (privacy.k = {k}: a heatmap cell, dwell histogram, queue wait or breakdown counted from fewer than {k} "
+        "people in a bucket is withheld, and no summary says which)"
+    )
 
 
 def _attribute_parts(cb: CameraBucket) -> list[str]:
