@@ -75,7 +75,12 @@ class Prometheus:
 
 @pytest.fixture
 def edgeanon(tmp_path) -> Iterator[int]:
-    proc, port = start_run(str(DEFAULT_CONFIG), cwd=tmp_path)
+    """The demo with 10 s buckets: crossings reach /metrics only when a bucket closes (small-cell suppression)."""
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["aggregation"]["bucket_seconds"] = 10
+    config = tmp_path / "demo.yaml"
+    config.write_text(yaml.safe_dump(data))
+    proc, port = start_run(str(config), cwd=tmp_path)
     yield port
     proc.terminate()
     try:

@@ -45,9 +45,11 @@ def page_for(tmp_path: Path, stored: tuple[int, int], live: tuple[int, int], sit
         cb = CameraBucket(lines={"crossing": LineBucket(*stored)})
         store.write_bucket(Bucket(start, 60, {"sample": cb}))
         sink.seed(store.rows(sink.midnight()))
-    sink.on_frame(
-        FrameResult("sample", 1, {"road": 1}, {"crossing": live}, {}, {}, {}), site_occupancy=site_now
-    )  # this run's crossings
+    # this run's crossings reach the page with each closed bucket, never per frame (small-cell suppression)
+    sink.on_bucket(
+        Bucket(int(now // 60 * 60) - 60, 60, {"sample": CameraBucket(lines={"crossing": LineBucket(*live)})})
+    )
+    sink.on_frame(FrameResult("sample", 1, {"road": 1}, {}, {}, {}, {}), site_occupancy=site_now)
     status = CameraStatus("sample", up=True)
     html = StatusPage(cfg, lambda: [status], sink).render()
     path = tmp_path / "status.html"
