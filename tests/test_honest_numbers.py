@@ -1,7 +1,7 @@
 """Honest numbers from one real `edgeanon run` (issue 16): frame accounting that balances in every scrape and
 every bucket, a broken camera marked DOWN (summaries, live line, status page, store), and one time rule.
 
-One run of about 75 s serves every test here (the box is shared): a realtime clip camera analysed at 5 fps, so
+One run of about 45 s serves every test here (the box is shared): a realtime clip camera analysed at 5 fps, so
 about half its frames are skipped by pacing, and a camera whose file does not exist. Buckets are 10 s long, and
 the site is in America/Sao_Paulo (UTC-03:00, no DST), so that no host default (UTC here) can pass for it.
 """
@@ -20,7 +20,7 @@ import pytest
 from edgeanon.sinks.store import AggregateStore
 from tests.faults.helpers import base_config, clip_camera, running, write_config
 
-RUN_S = 75.0
+RUN_S = 45.0
 BUCKET_S = 10
 TZ = "America/Sao_Paulo"
 FATES = ("inferred", "dropped", "skipped")
@@ -99,7 +99,9 @@ def test_captured_equals_the_fates_in_every_stored_bucket(run):
     for (start, cam), m in sorted(buckets.items()):
         fates = sum(m[f"frames_{fate}"] for fate in FATES)
         assert m["frames_captured"] == fates, f"bucket {start}, camera {cam}: {m}"
-    assert sum(m["frames_inferred"] for m in clip) >= 250 and sum(m["frames_skipped"] for m in clip) >= 250
+    # 5 fps analysed of a 10 fps clip: about RUN_S * 5 of each; two thirds of that leaves room for a slow start
+    least = RUN_S * 5 * 2 / 3
+    assert sum(m["frames_inferred"] for m in clip) >= least and sum(m["frames_skipped"] for m in clip) >= least
 
 
 def test_captured_equals_the_fates_in_every_summary(run):
@@ -159,7 +161,7 @@ def test_down_camera_in_the_store(run):
     clip = {start: m for (start, cam), m in buckets.items() if cam == "clip"}
     starts = sorted(door)
     full = starts[1:-1]  # the first and the last bucket were only partly inside the run
-    assert len(full) >= 4
+    assert len(full) >= RUN_S // BUCKET_S - 2
     for start in full:
         # the whole bucket, less at most one supervisor tick (0.25 s) lost at each boundary and some scheduling
         assert BUCKET_S - 1.5 <= door[start]["down_seconds"] <= BUCKET_S, (start, door[start])

@@ -153,7 +153,7 @@ def test_setup_answers_404_with_the_default_config(tmp_path):
 
 
 def test_enabled_then_expired_in_a_real_run(tmp_path):
-    lifetime = 45.0  # long enough for a slow start-up, short enough to wait for
+    lifetime = 30.0  # long enough for a slow start-up, short enough to wait for
     cfg = tmp_path / "installer.yaml"
     cfg.write_text(config_text(setup_until=local_in(lifetime)))
     until = time.time() + lifetime - 1  # local_in drops sub-second digits

@@ -58,12 +58,12 @@ def test_the_sample_is_what_the_readme_promises():
 
 def test_the_demo_prints_every_kind_of_line_in_the_readme_sample(tmp_path):
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())  # the demo, with only its bucket shortened
-    data["aggregation"]["bucket_seconds"] = 20
+    data["aggregation"]["bucket_seconds"] = 10
     data["storage"]["directory"] = str(tmp_path / "data")
     config = tmp_path / "demo.yaml"
     config.write_text(yaml.safe_dump(data))
     run = subprocess.run(
-        [sys.executable, "-m", "edgeanon", "run", str(config), "--port", "0", "--duration", "50"],
+        [sys.executable, "-m", "edgeanon", "run", str(config), "--port", "0", "--duration", "32"],
         capture_output=True,
         text=True,
         timeout=240,
