@@ -66,14 +66,17 @@ def chromium(tmp: Path, *args: str) -> str:
     return proc.stdout
 
 
-def seed_store(directory: Path, now: float) -> tuple[int, int]:
-    """Three hours of closed buckets from an earlier run; returns the (in, out) of those that fall on today."""
+BUCKET_S = 10
+
+
+def seed_store(directory: Path, now: float, length: int = 60) -> tuple[int, int]:
+    """180 closed buckets of ``length`` s from an earlier run; returns the (in, out) of those that fall on today."""
     midnight = datetime.fromtimestamp(now, ZoneInfo("Asia/Tokyo")).replace(hour=0, minute=0, second=0, microsecond=0)
     today_in = today_out = 0
     with AggregateStore(directory / "aggregates.db", retention_days=30) as store:
-        last = int(now // 60 * 60) - 300
+        last = int(now // length * length) - 5 * length
         for i in range(180):
-            start = last - 60 * i
+            start = last - length * i
             road = 2.5 + 2 * math.sin(i / 15)
             n_in, n_out = int(i % 4 == 0), int(i % 6 == 0)
             zb = ZoneBucket(occupancy_sum=round(road * 100), occupancy_frames=100)
@@ -83,7 +86,7 @@ def seed_store(directory: Path, now: float) -> tuple[int, int]:
                 zones={"road": zb},
                 lines={"crossing": LineBucket(in_=n_in, out=n_out)},
             )
-            store.write_bucket(Bucket(start, 60, {"sample": cb}))
+            store.write_bucket(Bucket(start, length, {"sample": cb}))
             if start >= midnight.timestamp():
                 today_in, today_out = today_in + n_in, today_out + n_out
     return today_in, today_out
@@ -96,16 +99,17 @@ def page_number(dom: str, attr: str) -> int:
 
 
 def test_status_and_setup_pages_in_chromium(tmp_path):
-    seeded_in, seeded_out = seed_store(tmp_path / "edgeanon-data", time.time())
+    seeded_in, seeded_out = seed_store(tmp_path / "edgeanon-data", time.time(), BUCKET_S)
     config = tmp_path / "installer.yaml"  # /setup is on only in installer mode, for an hour here
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["aggregation"]["bucket_seconds"] = BUCKET_S  # crossings reach the page by closed buckets: no 60 s wait
     until = datetime.now(ZoneInfo(data["aggregation"]["timezone"])) + timedelta(hours=1)
     data["http"]["setup_until"] = until.replace(tzinfo=None).isoformat(timespec="seconds")
     config.write_text(yaml.safe_dump(data))
     proc, port = start_run(str(config), cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        # wait for people to cross, so the comparison is not 0 == 0; crossings count by closed 60 s buckets
+        # wait for people to cross, so the comparison is not 0 == 0; crossings count by closed buckets
         deadline = time.monotonic() + 80
         while time.monotonic() < deadline:
             m = scrape(port)
