@@ -42,7 +42,7 @@ def _stills() -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
 
 
 def run(threads: int, calls: int) -> list[dict]:
-    from edgeanon.attributes.stage import AttributeSettings, AttributeStage, Outcome
+    from edgeanon.pixels.faces.stage import AttributeSettings, AttributeStage, Outcome
 
     stage = AttributeStage(AttributeSettings(age=True, gender=True, min_face_px=24, threads=threads))
     rows = []
@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
-    from edgeanon.bench import describe_machine
+    from edgeanon.bench.command import describe_machine
 
     rows = []
     for threads in args.threads:

@@ -31,8 +31,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_one(model: str, threads: int, rounds: int, per_round: int, spinning: bool) -> dict:
-    from edgeanon.detector import SessionSettings, load_detector
-    from edgeanon.media import iter_video
+    from edgeanon.pixels.detector import SessionSettings, load_detector
+    from edgeanon.pixels.media import iter_video
     from edgeanon.resources import sample_clip
 
     # Every 8th frame (32 frames, ~42 MB): real variety of people without inflating peak RSS.
@@ -129,7 +129,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]), args.rounds, args.per_round, args.spinning)))
         return
-    from edgeanon.bench import describe_machine as describe
+    from edgeanon.bench.command import describe_machine as describe
 
     configs = []
     for model in args.models:

@@ -161,7 +161,7 @@ def slope_ci(ts: list[float], ys: list[float]) -> dict:
 def _config(path: Path | None, data_dir: Path):
     import yaml
 
-    from edgeanon.config import default_config_path, parse_config
+    from edgeanon.config.schema import default_config_path, parse_config
 
     src = path or default_config_path()
     data = yaml.safe_load(Path(src).read_text(encoding="utf-8"))
@@ -214,9 +214,9 @@ def sample(runner, sinks: dict, t0: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edgeanon.pipeline import Runner
-    from edgeanon.sinks.prometheus import PrometheusSink
-    from edgeanon.sinks.store import AggregateStore, StoreSink
+    from edgeanon.outputs.prometheus import PrometheusSink
+    from edgeanon.outputs.store import AggregateStore, StoreSink
+    from edgeanon.run.pipeline import Runner
 
     with tempfile.TemporaryDirectory(prefix="edgeanon-soak-") as tmp:
         cfg, cfg_name = _config(args.config, Path(tmp))
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(args, result)
         return _verdict(result)
     _reexec_with_arena_limit()
-    from edgeanon.bench import describe_machine as describe
+    from edgeanon.bench.command import describe_machine as describe
 
     started = dt.datetime.now(dt.UTC)
     out = run(args)

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeanon.detector import SessionSettings, Thresholds, load_detector
+from edgeanon.pixels.detector import SessionSettings, Thresholds, load_detector
 from edgeanon.resources import sample_clip
 
 ROOT = Path(__file__).resolve().parent.parent

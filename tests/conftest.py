@@ -16,14 +16,14 @@ LABELS = DATA / "labels"
 
 @pytest.fixture(scope="session")
 def fp32_detector():
-    from edgeanon.detector import SessionSettings, load_detector
+    from edgeanon.pixels.detector import SessionSettings, load_detector
 
     return load_detector("nanodet-416-coco", SessionSettings(threads=2))
 
 
 @pytest.fixture(scope="session")
 def int8_detector():
-    from edgeanon.detector import SessionSettings, load_detector
+    from edgeanon.pixels.detector import SessionSettings, load_detector
 
     return load_detector("nanodet-416-coco-int8", SessionSettings(threads=2))
 
@@ -58,10 +58,10 @@ def load_json(path: Path) -> dict:
 # clean CI machine and say why.
 IN_CI = bool(os.environ.get("CI"))
 SKIP_ALLOWED: dict[str, str] = {
-    "tests/test_bench.py::test_baseline_without_the_extra_exits_2_with_a_hint": (
+    "tests/bench/test_bench.py::test_baseline_without_the_extra_exits_2_with_a_hint": (
         "checks the hint given when the bench extra is missing; a machine with that extra has nothing to check"
     ),
-    "tests/test_capture.py::test_missing_device_is_reported_down": (
+    "tests/pixels/test_capture.py::test_missing_device_is_reported_down": (
         "needs a camera index that does not exist; a machine with /dev/video63 cannot run it"
     ),
 }

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.pipeline_helpers import DEFAULT_CONFIG
+from tests.helpers.pipeline import DEFAULT_CONFIG
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 STORE_EXAMPLE = ROOT / "configs" / "store-example.yaml"
 
 

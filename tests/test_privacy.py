@@ -26,13 +26,13 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from edgeanon.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES
-from edgeanon.capture import CameraReader, Fate, FramePool
-from edgeanon.detector.detector import PersonDetector
-from edgeanon.pipeline import Runner
-from tests.pipeline_helpers import RecordingSink, clip_config, run_to_end
+from edgeanon.counting.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES
+from edgeanon.pixels.capture import CameraReader, Fate, FramePool
+from edgeanon.pixels.detector.detector import PersonDetector
+from edgeanon.run.pipeline import Runner
+from tests.helpers.pipeline import RecordingSink, clip_config, run_to_end
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "edgeanon"
+SRC = Path(__file__).resolve().parents[1] / "src" / "edgeanon"
 
 
 @pytest.fixture(scope="module")
@@ -295,8 +295,8 @@ def test_a_frame_whose_inference_raises_is_zeroed_and_counted():
     """The real detector and session, with ``session.run`` raising for frame 100. That frame's buffer is zero
     right after its release, the preprocessor's buffers are zero right after the failed call, the frame is
     counted once (captured = inferred + dropped + skipped = released), and every other frame is counted on."""
-    from edgeanon.detector.detector import load_detector
-    from edgeanon.detector.session import SessionSettings
+    from edgeanon.pixels.detector.detector import load_detector
+    from edgeanon.pixels.detector.session import SessionSettings
 
     cfg = clip_config()
     detector = load_detector(cfg.detector.model, SessionSettings(threads=cfg.detector.threads, spinning=False))
@@ -351,9 +351,9 @@ def test_exported_labels_on_the_real_metrics_come_from_config_or_fixed_lists(tmp
     """A real `edgeanon run` with every purpose, attributes, an 8x8 heatmap and k=5, scraped over HTTP after
     two buckets closed: every label value is a config name or in one of the code's fixed lists."""
     from edgeanon import __version__
-    from edgeanon.attributes.bins import FACE_OUTCOMES, KINDS
-    from edgeanon.detector.manifest import load_manifest
-    from edgeanon.sinks.prometheus import INFERENCE_BUCKETS
+    from edgeanon.counting.bins import FACE_OUTCOMES, KINDS
+    from edgeanon.outputs.prometheus import INFERENCE_BUCKETS
+    from edgeanon.pixels.detector.manifest import load_manifest
     from tests.faults.helpers import base_config, clip_camera, running, wait_for, write_config
 
     camera = clip_camera(

@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import yaml
 
-from edgeanon.aggregate import Aggregator, FrameResult
-from edgeanon.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
-from edgeanon.sinks.store import AggregateStore, StoreSink
-from tests.pipeline_helpers import DEFAULT_CONFIG, ROOT
+from edgeanon.counting.aggregate import Aggregator, FrameResult
+from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.outputs.store import AggregateStore, StoreSink
+from tests.helpers.pipeline import DEFAULT_CONFIG, ROOT
 
 ATTRIBUTE_LIST = re.compile(
     r"((?:heading|speed|group_size|age_band|gender) [\w-]+|bins below k not shown|suppressed): .*"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import wheelhouse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((ROOT / "models" / "manifest.json").read_text())
 
 

@@ -90,7 +90,7 @@ def _add_detector_args(p: argparse.ArgumentParser) -> None:
 
 
 def _detector_from_args(args: argparse.Namespace):
-    from edgeanon.detector import SessionSettings, Thresholds, load_detector
+    from edgeanon.pixels.detector import SessionSettings, Thresholds, load_detector
 
     if args.threads is not None and args.threads < 1:
         raise EdgeanonError("--threads must be at least 1")
@@ -102,7 +102,7 @@ def _detector_from_args(args: argparse.Namespace):
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from edgeanon.media import is_image, iter_video, read_image, video_info
+    from edgeanon.pixels.media import is_image, iter_video, read_image, video_info
     from edgeanon.resources import sample_clip
 
     path = Path(args.path) if args.path else sample_clip()
@@ -145,7 +145,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from edgeanon.detector.manifest import load_manifest, read_verified
+    from edgeanon.pixels.detector.manifest import load_manifest, read_verified
 
     manifest, root = load_manifest()
     print(f"models directory: {root}")
@@ -176,13 +176,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _load_config(path: str | None):
-    from edgeanon.config import default_config_path, load_config
+    from edgeanon.config.schema import default_config_path, load_config
 
     return load_config(path or default_config_path())
 
 
 def _config_path(path: str | None) -> Path:
-    from edgeanon.config import default_config_path
+    from edgeanon.config.schema import default_config_path
 
     return Path(path) if path else default_config_path()
 
@@ -190,9 +190,9 @@ def _config_path(path: str | None) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     import hashlib
 
-    from edgeanon.config import ConfigError
-    from edgeanon.coredumps import forbid_core_dumps
-    from edgeanon.service import RunOptions, serve
+    from edgeanon.config.schema import ConfigError
+    from edgeanon.run.coredumps import forbid_core_dumps
+    from edgeanon.run.service import RunOptions, serve
 
     forbid_core_dumps()  # first: before any frame, key or password is in memory
     path = _config_path(args.config)
@@ -212,8 +212,8 @@ def _audit_refusal(path: Path, message: str) -> None:
 
     import yaml
 
-    from edgeanon.audit import AuditError, AuditLog
-    from edgeanon.config import Retention, Storage
+    from edgeanon.config.schema import Retention, Storage
+    from edgeanon.guidebook.audit import AuditError, AuditLog
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -233,14 +233,14 @@ def _audit_refusal(path: Path, message: str) -> None:
 
 
 def cmd_notice(args: argparse.Namespace) -> int:
-    from edgeanon.notice import render_notice
+    from edgeanon.guidebook.notice import render_notice
 
     sys.stdout.write(render_notice(_load_config(args.config), args.lang, args.format))
     return 0
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from edgeanon.assess import assess, exit_code, render
+    from edgeanon.guidebook.assess import assess, exit_code, render
 
     path = _config_path(args.config)
     items = assess(_load_config(str(path)), path=path)
@@ -268,9 +268,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     import time
     from zoneinfo import ZoneInfo
 
-    from edgeanon.audit import AuditBusy, AuditLog
-    from edgeanon.rollup import render, roll_up
-    from edgeanon.sinks.store import AggregateStore
+    from edgeanon.guidebook.audit import AuditBusy, AuditLog
+    from edgeanon.outputs.rollup import render, roll_up
+    from edgeanon.outputs.store import AggregateStore
 
     cfg = _load_config(args.config)
     path = cfg.storage.store_path()
@@ -319,7 +319,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import re
 
-    from edgeanon.audit import format_verify, load_key, verify
+    from edgeanon.guidebook.audit import format_verify, load_key, verify
 
     head = args.expected_head
     if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head.strip().lower()):
@@ -346,9 +346,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from edgeanon.config import FileSource, located_errors
-    from edgeanon.detector.manifest import resolve
+    from edgeanon.config.schema import FileSource, located_errors
     from edgeanon.errors import ModelError
+    from edgeanon.pixels.detector.manifest import resolve
 
     path = _config_path(args.config)
     cfg = _load_config(str(path))
@@ -372,9 +372,9 @@ MIN_PASSWORD_CHARS = 8  # shorter ones are hashed anyway, with a warning: the op
 
 def _file_geometry(cam) -> list[tuple[tuple[str | int, ...], str]]:
     """A file camera's geometry against the frame size the container states (metadata only, no frame decoded)."""
-    from edgeanon.capture import resolve_file
-    from edgeanon.media import frame_size
-    from edgeanon.placement import geometry_problems
+    from edgeanon.config.placement import geometry_problems
+    from edgeanon.pixels.capture import resolve_file
+    from edgeanon.pixels.media import frame_size
 
     video = resolve_file(cam.source)
     try:
@@ -390,7 +390,7 @@ def _file_geometry(cam) -> list[tuple[tuple[str | int, ...], str]]:
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from edgeanon.web import PBKDF2_ITERATIONS, hash_password
+    from edgeanon.web.server import PBKDF2_ITERATIONS, hash_password
 
     if sys.stdin.isatty():
         import getpass
@@ -416,7 +416,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from edgeanon.config import Config
+    from edgeanon.config.schema import Config
 
     print(json.dumps(Config.model_json_schema(), indent=2, ensure_ascii=False))
     return 0
@@ -570,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_audit)
 
-    from edgeanon.bench import add_parser as add_bench_parser  # stdlib-only at import time
+    from edgeanon.bench.command import add_parser as add_bench_parser  # stdlib-only at import time
 
     add_bench_parser(sub, common)
 

@@ -16,9 +16,9 @@ import time
 import numpy as np
 import pytest
 
-from edgeanon.detector.manifest import load_manifest
-from tests.detector.graphs import constant_output_model, write_models_dir
+from edgeanon.pixels.detector.manifest import load_manifest
 from tests.faults.helpers import base_config, clip_camera, write_config
+from tests.pixels.detector.graphs import constant_output_model, write_models_dir
 
 FP32 = "nanodet-416-coco"
 

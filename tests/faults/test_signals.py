@@ -1,7 +1,7 @@
 """Signals to a real `edgeanon run`: SIGTERM flushes and exits 0 within 5 s even while a camera is reconnecting;
 SIGHUP does not kill the service (config reload is not supported: it says so in the log and keeps running).
 
-The plain SIGTERM/SIGINT flush with one healthy camera is tests/test_shutdown.py.
+The plain SIGTERM/SIGINT flush with one healthy camera is tests/run/test_shutdown.py.
 """
 
 from __future__ import annotations

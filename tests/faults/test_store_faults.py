@@ -3,8 +3,8 @@
 Covered elsewhere, not repeated here:
 - a restart in the middle of a bucket adds to the stored row and is never written twice, through the CLI:
   ``tests/test_cli_policy.py::test_run_export_restart_merges_and_audit`` (and at the store level
-  ``tests/test_store.py::test_restart_mid_bucket_adds_to_the_same_rows``);
-- ``kill -9`` during bucket writes and a disk full at the sink level: ``tests/test_store.py``.
+  ``tests/outputs/test_store.py::test_restart_mid_bucket_adds_to_the_same_rows``);
+- ``kill -9`` during bucket writes and a disk full at the sink level: ``tests/outputs/test_store.py``.
 
 Here: the disk fills while `edgeanon run` counts (a 256 KiB tmpfs holding the store and the audit log), and a
 store directory on a read-only mount at start-up.

@@ -1,0 +1,1 @@
+"""`edgeanon bench`: throughput and capacity measured on this box."""

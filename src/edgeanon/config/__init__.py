@@ -1,0 +1,1 @@
+"""The validated configuration: its schema, the YAML loader and shared names."""

@@ -1,0 +1,1 @@
+"""Numbers only: detections, tracks, analytics and the buckets that aggregate them."""

@@ -1,6 +1,0 @@
-"""Person detection: the last stage that sees pixels (see DESIGN: pixels live only up to here)."""
-
-from edgeanon.detector.detector import PersonDetector, Thresholds, load_detector
-from edgeanon.detector.session import SessionSettings, physical_cores
-
-__all__ = ["PersonDetector", "SessionSettings", "Thresholds", "load_detector", "physical_cores"]

@@ -1,0 +1,1 @@
+"""The camera guidebook's mechanisms: purpose policy, notice, assessment and audit log."""

@@ -1,0 +1,1 @@
+"""Running cameras: threads, per-camera counting, the service and its wiring."""

@@ -1,0 +1,1 @@
+"""The device's web server and the pages it serves."""

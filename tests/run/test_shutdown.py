@@ -1,0 +1,99 @@
+"""A real `edgeanon run` subprocess: live /metrics, then SIGTERM/SIGINT flush the bucket and exit 0."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.helpers.pipeline import DEFAULT_CONFIG
+
+
+def start_run(*args: str, cwd: os.PathLike | None = None) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeanon", "run", *args, "--port", "0"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 60
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        m = re.search(r"serving http://127\.0\.0\.1:(\d+)/metrics", line)
+        if m:
+            return proc, int(m.group(1))
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"edgeanon run did not start: {proc.stderr.read()}")
+
+
+def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+
+
+def inferred(metrics: dict) -> float:
+    return metrics.get(("edgeanon_frames_total", (("camera", "sample"), ("fate", "inferred"))), 0.0)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_flushes_current_bucket_and_exits_zero(sig, tmp_path):
+    proc, port = start_run(str(DEFAULT_CONFIG), cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while inferred(m := scrape(port)) < 30:
+            assert time.monotonic() < deadline, "no frames inferred within 60 s"
+            time.sleep(0.5)
+        assert m[("edgeanon_camera_up", (("camera", "sample"),))] == 1.0
+        assert ("edgeanon_line_crossings_total", (("camera", "sample"), ("direction", "in"), ("line", "crossing"))) in m
+        assert ("edgeanon_zone_occupancy", (("camera", "sample"), ("zone", "road"))) in m
+        assert any(k[0] == "edgeanon_build_info" for k in m)
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
+        assert health["ok"] and health["cameras"]["sample"]["up"]
+        notice = urllib.request.urlopen(f"http://127.0.0.1:{port}/notice?lang=en", timeout=5).read().decode()
+        assert "edgeanon demo (no real operator)" in notice and "discarded" in notice
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert time.monotonic() - t0 < 5, "shutdown took longer than 5 s"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert re.search(r"partial bucket \(flushed at shutdown\).*\n  sample: frames \d+ inferred", out), out[-2000:]
+    # every counted frame reached the sinks (a minute boundary may have closed one bucket on the way)
+    assert sum(int(n) for n in re.findall(r"sample: frames (\d+) inferred", out)) >= 30
+    assert "frame accounting balanced: True" in err
+    # the same frames reached the SQLite store, and the audit log recorded start and stop
+    exported = subprocess.run(
+        [sys.executable, "-m", "edgeanon", "export", str(DEFAULT_CONFIG), "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stored = sum(r["value"] for r in json.loads(exported) if r["metric"] == "frames_inferred")
+    assert stored == sum(int(n) for n in re.findall(r"sample: frames (\d+) inferred", out))
+    audit = [json.loads(line) for line in (tmp_path / "edgeanon-data" / "audit.jsonl").read_text().splitlines()]
+    events = [a["event"] for a in audit]
+    assert events.count("start") == 1 and events[-1] == "stop" and "purge" in events  # start-up retention purge
+    start = audit[events.index("start")]
+    assert start["config_sha256"] == hashlib.sha256(DEFAULT_CONFIG.read_bytes()).hexdigest()
+    assert start["purposes"] == ["dwell", "flow", "occupancy"]
