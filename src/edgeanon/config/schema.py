@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import time
@@ -23,10 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from edgeanon.config.names import NAME_PATTERN, PBKDF2_MIN_ITERATIONS, is_loopback
 from edgeanon.errors import EdgeanonError
 from edgeanon.guidebook import policy
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 Name = Annotated[
     str,
     Field(pattern=NAME_PATTERN, description="Lower-case name (a-z, 0-9, _ and -, at most 32): used as a label value."),
@@ -467,7 +466,6 @@ class AggregationConfig(_Model):
 
 
 SETUP_MAX_AHEAD_S = 24 * 3600  # http.setup_until: installer mode lasts at most a day from loading the config
-PBKDF2_MIN_ITERATIONS = 100_000  # below this a stolen config's hashes fall to a GPU in hours
 _PBKDF2_HASH = re.compile(r"^pbkdf2_sha256\$([0-9]{1,10})\$([A-Za-z0-9+/=]{16,})\$([A-Za-z0-9+/=]{43,44})$")
 
 
@@ -524,17 +522,6 @@ class HttpAuth(_Model):
 class HttpTls(_Model):
     cert: str = Field(description="PEM certificate file (with any intermediate certificates after it).")
     key: str = Field(description="PEM private key file (unencrypted); readable only by the service user.")
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost; an empty host, 0.0.0.0 or :: bind every interface."""
-    h = host.strip().strip("[]").lower()
-    if h == "localhost" or h.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        return False
 
 
 class HttpConfig(_Model):
@@ -782,9 +769,6 @@ class Privacy(_Model):
         "in/out) are not.",
     )
     third_party: ThirdParty = Field(default_factory=ThirdParty)
-
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class OpeningHours(_Model):

@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from edgeanon.config.schema import DAYS, Config, is_loopback
+from edgeanon.config.names import DAYS, is_loopback
+from edgeanon.config.schema import Config
 from edgeanon.counting.bins import AGE_BANDS, GENDERS, GROUP_SIZES, HEADINGS, SPEED_BANDS
 from edgeanon.guidebook import policy
 from edgeanon.guidebook.notice import estimated_attributes, installer_until, kept_aggregates, movement_aggregates

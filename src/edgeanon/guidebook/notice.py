@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from edgeanon.config.schema import DAYS, Config
+from edgeanon.config.names import DAYS
+from edgeanon.config.schema import Config
 from edgeanon.counting.bins import AGE_BANDS, GENDERS
 from edgeanon.guidebook import policy
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from prometheus_client import CollectorRegistry, Counter, push_to_gateway
 from prometheus_client.exposition import basic_auth_handler, default_handler
 
-from edgeanon.config.schema import NAME_PATTERN
+from edgeanon.config.names import NAME_PATTERN
 
 log = logging.getLogger("edgeanon.push")
 

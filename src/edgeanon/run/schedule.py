@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from edgeanon.config.schema import DAYS, Schedule
+from edgeanon.config.names import DAYS
+from edgeanon.config.schema import Schedule
 
 
 class OpeningHours:

@@ -336,7 +336,7 @@ def _mqtt_sink(cfg: Config, runner):
 
 
 def _warn_exposure(cfg: Config, port: int) -> None:
-    from edgeanon.config.schema import is_loopback
+    from edgeanon.config.names import is_loopback
 
     http = cfg.http
     if not is_loopback(http.host) and http.auth is None:  # only with http.allow_unauthenticated: true

@@ -26,7 +26,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from edgeanon.config.schema import PBKDF2_MIN_ITERATIONS
+from edgeanon.config.names import PBKDF2_MIN_ITERATIONS
 from edgeanon.errors import EdgeanonError
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.web.guard import Limits, LoginLimiter, LoginThrottled, client_key, install
