@@ -216,7 +216,7 @@ def sample(runner, sinks: dict, t0: float) -> dict:
 def run(args: argparse.Namespace) -> dict:
     from edgeanon.outputs.prometheus import PrometheusSink
     from edgeanon.outputs.store import AggregateStore, StoreSink
-    from edgeanon.run.pipeline import Runner
+    from edgeanon.run.runner import Runner
 
     with tempfile.TemporaryDirectory(prefix="edgeanon-soak-") as tmp:
         cfg, cfg_name = _config(args.config, Path(tmp))

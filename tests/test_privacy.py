@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from edgeanon.counting.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES
+from edgeanon.counting.results import DIRECTIONS, DWELL_BUCKETS_S, FATES
 from edgeanon.pixels.capture import CameraReader, Fate, FramePool
 from edgeanon.pixels.detector.detector import PersonDetector
-from edgeanon.run.pipeline import Runner
+from edgeanon.run.runner import Runner
 from tests.helpers.pipeline import RecordingSink, clip_config, run_to_end
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "edgeanon"
@@ -90,7 +90,7 @@ def traced_run():
         events.append(("release", self.cam.id, frame.t))
 
     def hand_on(self, item, me, keep):
-        events.append(("queue", item.reader.cam.id, item.t))
+        events.append(("queue", item.camera, item.t))
         pixels_queued.extend(pixel_like_arrays(item))
         orig_hand_on(self, item, me, keep)
 
@@ -149,7 +149,7 @@ def pixel_like_arrays(obj, path: str = "item", depth: int = 0) -> list[str]:
         for i, v in enumerate(obj):
             found += pixel_like_arrays(v, f"{path}[{i}]", depth + 1)
     elif isinstance(obj, (CameraReader, PersonDetector)):
-        pass  # the queue item names its camera reader and detector; their own buffers are checked elsewhere
+        found.append(f"{path} ({type(obj).__name__}, which owns pixel buffers)")  # only numbers reach analytics
     elif hasattr(obj, "__dataclass_fields__") or hasattr(obj, "__slots__") or hasattr(obj, "__dict__"):
         names = getattr(obj, "__dataclass_fields__", None) or getattr(obj, "__slots__", None) or vars(obj)
         for name in names:

@@ -12,8 +12,9 @@ import sys
 import numpy as np
 import yaml
 
-from edgeanon.counting.aggregate import Aggregator, FrameResult
+from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.counting.results import FrameResult
 from edgeanon.outputs.store import AggregateStore, StoreSink
 from tests.helpers.pipeline import DEFAULT_CONFIG, ROOT
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from prometheus_client import generate_latest
 
-from edgeanon.counting.aggregate import Aggregator, FrameResult
+from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.counting.results import FrameResult
 from edgeanon.guidebook.policy import PolicyError
 from edgeanon.outputs.prometheus import PrometheusSink
 from tests.helpers.pipeline import RecordingSink

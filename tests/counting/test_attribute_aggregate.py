@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import generate_latest
 
-from edgeanon.counting.aggregate import Aggregator, FrameResult
+from edgeanon.counting.aggregate import Aggregator
+from edgeanon.counting.results import FrameResult
 from edgeanon.guidebook.policy import PolicyError
 from edgeanon.outputs.console import ConsoleSink
 from edgeanon.outputs.prometheus import PrometheusSink
@@ -73,8 +74,8 @@ class _Recorder:
     def __init__(self, out: list) -> None:
         self.out = out
 
-    def on_frame(self, result, site_occupancy):
-        self.out.append(("frame", result))
+    def on_frame(self, live):
+        self.out.append(("frame", live))
 
     def on_bucket(self, bucket):
         self.out.append(("bucket", bucket))

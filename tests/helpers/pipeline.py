@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from edgeanon.config.schema import Config, parse_config
-from edgeanon.counting.aggregate import Bucket, FrameResult
-from edgeanon.run.pipeline import Runner
+from edgeanon.counting.results import Bucket, FrameResult, LiveCounts
+from edgeanon.run.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
@@ -18,15 +18,15 @@ DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
 
 @dataclass
 class RecordingSink:
-    """Keeps every frame result and bucket, in arrival order (one worker: arrival order = frame order)."""
+    """Keeps every live view and bucket, in arrival order (one worker: arrival order = frame order)."""
 
     name: str = "recording"
-    frames: list[FrameResult] = field(default_factory=list)
+    frames: list[LiveCounts] = field(default_factory=list)
     buckets: list[Bucket] = field(default_factory=list)
     closed: bool = False
 
-    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
-        self.frames.append(result)
+    def on_frame(self, live: LiveCounts) -> None:
+        self.frames.append(live)
 
     def on_bucket(self, bucket: Bucket) -> None:
         self.buckets.append(bucket)

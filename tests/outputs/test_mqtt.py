@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult, LineBucket, ZoneBucket
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, LiveCounts, ZoneBucket
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.mqtt import MqttHealth, MqttSettings, MqttSink
 from edgeanon.outputs.store import StoreSink
@@ -36,8 +36,8 @@ def bucket(start: int, n: int = 1, partial: bool = False) -> Bucket:
     return Bucket(start, 10, {"door": door, "aisle": aisle}, site_in=n, site_out=n + 1, partial=partial)
 
 
-def frame(camera: str, zone: str, n: int, crossings: dict | None = None) -> FrameResult:
-    return FrameResult(camera, n, {zone: n}, crossings or {}, {}, {}, {})
+def frame(camera: str, zone: str, n: int, site: int) -> LiveCounts:
+    return LiveCounts(camera, n, {zone: n}, {}, {}, site_occupancy=site)
 
 
 def up(*cams: str):
@@ -120,20 +120,20 @@ def test_buckets_live_values_and_availability(broker):
     sub = Subscriber(broker.port, "edgeanon/#")
     sink.start()
     try:
-        sink.on_frame(frame("door", "queue", 2, {"entrance": (1, 0)}), 5)
+        sink.on_frame(frame("door", "queue", 2, 5))
         sink.on_bucket(bucket(1000, 1))
         sink.on_bucket(bucket(1010, 2))
         msgs = sub.wait_for(lambda m: len(keyed(m, "/bucket/site")) >= 2, 20)
         sub.wait_for(lambda m: any(x.topic.endswith("zone/queue/occupancy") for x in m), 20)
         end = time.monotonic() + 3  # a value that changes 20 times a second for 3 s: at most one message a second
         while time.monotonic() < end:
-            sink.on_frame(frame("door", "queue", 3), 5)
+            sink.on_frame(frame("door", "queue", 3, 5))
             time.sleep(0.025)
-            sink.on_frame(frame("door", "queue", 4), 5)
+            sink.on_frame(frame("door", "queue", 4, 5))
             time.sleep(0.025)
         end = time.monotonic() + 2  # then steady: no message at all, as nothing changes
         while time.monotonic() < end:
-            sink.on_frame(frame("door", "queue", 4), 5)
+            sink.on_frame(frame("door", "queue", 4, 5))
             time.sleep(0.05)
         msgs = sub.snapshot()
     finally:
@@ -195,7 +195,7 @@ def test_backlog_waits_for_the_broker_and_delivers_in_order(tmp_path):
 
         def count():  # the analytics thread's calls never wait for the broker
             for i in range(5):
-                sink.on_frame(frame("door", "queue", i), 0)
+                sink.on_frame(frame("door", "queue", i, 0))
                 sink.on_bucket(bucket(2000 + 10 * i, i))
             done.set()
 
@@ -261,7 +261,7 @@ def test_retained_state_is_restored_after_the_broker_restarts(tmp_path):
     sink = MqttSink(settings(broker.port, discovery=True), LAYOUT, up("door", "aisle"))
     sink.start()
     try:
-        sink.on_frame(frame("door", "queue", 3, {"entrance": (5, 5)}), 7)  # crossings count by buckets only
+        sink.on_frame(frame("door", "queue", 3, 7))  # crossings count by buckets only
         sink.on_bucket(bucket(3990, 2))
         sub = Subscriber(broker.port, "edgeanon/#")
         sub.wait_for(lambda m: any(x.topic.endswith("zone/queue/occupancy") for x in m), 20)

@@ -159,7 +159,7 @@ def test_a_hanging_gateway_never_blocks_the_pipeline_or_shutdown():
         sink.start()
         t0 = time.monotonic()
         for _ in range(1000):  # what the pipeline calls on every frame and bucket
-            sink.on_frame(None, 0)
+            sink.on_frame(None)
             sink.on_bucket(None)
         # never blocking: one push that waited on the dead server would take timeout_s = 0.5 s, and 1000 of
         # them minutes; 2 s for 2000 calls leaves room for a loaded 2-core machine

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from edgeanon.counting.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.outputs.rollup import COLUMNS, dwell_percentile, period_of, roll_up, suppress_period
 from edgeanon.outputs.store import AggregateStore, StoreError
 from tests.helpers.pipeline import DEFAULT_CONFIG

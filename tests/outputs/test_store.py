@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from edgeanon.counting.aggregate import Aggregator, Bucket, CameraBucket, LineBucket, ZoneBucket
+from edgeanon.counting.aggregate import Aggregator
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.errors import EdgeanonError
 from edgeanon.outputs.rollup import render, roll_up
 from edgeanon.outputs.store import AggregateStore, StoreError, StoreSink, bucket_rows

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from edgeanon.config.schema import parse_config
-from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult, LineBucket
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, LiveCounts
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
 from edgeanon.web.pages import DRIFT_MIN_PEOPLE, DRIFT_SHARE, StatusPage, StatusSink, drift
@@ -49,7 +49,7 @@ def page_for(tmp_path: Path, stored: tuple[int, int], live: tuple[int, int], sit
     sink.on_bucket(
         Bucket(int(now // 60 * 60) - 60, 60, {"sample": CameraBucket(lines={"crossing": LineBucket(*live)})})
     )
-    sink.on_frame(FrameResult("sample", 1, {"road": 1}, {}, {}, {}, {}), site_occupancy=site_now)
+    sink.on_frame(LiveCounts("sample", 1, {"road": 1}, {}, {}, site_occupancy=site_now))
     status = CameraStatus("sample", up=True)
     html = StatusPage(cfg, lambda: [status], sink).render()
     path = tmp_path / "status.html"

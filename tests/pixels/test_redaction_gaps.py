@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from edgeanon.config.schema import ConfigError, parse_config
-from edgeanon.counting.aggregate import Bucket, CameraBucket
+from edgeanon.counting.results import Bucket, CameraBucket
 from edgeanon.guidebook.audit import AuditLog, verify
 from edgeanon.outputs.store import AggregateStore
 from tests.helpers.pipeline import DEFAULT_CONFIG

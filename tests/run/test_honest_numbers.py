@@ -115,8 +115,8 @@ def test_captured_equals_the_fates_in_every_summary(run):
 
 def test_a_frame_in_flight_at_a_boundary_counts_in_one_bucket():
     """Real pool and aggregator, a clock we move: captured in one bucket, released in the next."""
-    from edgeanon.counting.aggregate import FATES as BUCKET_FATES
     from edgeanon.counting.aggregate import Aggregator
+    from edgeanon.counting.results import FATES as BUCKET_FATES
     from edgeanon.outputs.live import FATE_NAMES
     from edgeanon.pixels.capture import Fate, FramePool
 

@@ -43,7 +43,7 @@ def test_an_overloaded_box_shares_the_detector_fairly_between_cameras():
     the same instants, the worst case: oldest-frame-first alone starved one camera to a few percent."""
     import time
 
-    from edgeanon.run.pipeline import Runner
+    from edgeanon.run.runner import Runner
 
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     cam = data["cameras"][0]

@@ -13,7 +13,7 @@ import yaml
 
 from edgeanon.config.schema import parse_config
 from edgeanon.counting.bins import AGE_BANDS, FACE_OUTCOMES, GENDERS
-from edgeanon.run.pipeline import CameraAnalytics, Tracked
+from edgeanon.run.camera import CameraCounting, Tracked
 from tests.counting.analytics.synth import line_path, stream, walk
 from tests.helpers.pipeline import DEFAULT_CONFIG, RecordingSink, run_to_end
 
@@ -114,10 +114,10 @@ def test_stage_sees_the_live_frame_and_its_buffers_are_zero_afterwards(monkeypat
 # ---- counting: only at line crossings and zone exits, with the estimate of the track that did it
 
 
-def _analytics(estimate=("age_band", "gender")) -> tuple[CameraAnalytics, tuple[int, int]]:
+def _analytics(estimate=("age_band", "gender")) -> tuple[CameraCounting, tuple[int, int]]:
     cfg = attribute_config(estimate=estimate)
     cam = cfg.cameras[0]
-    return CameraAnalytics(cam, cfg), (768, 576)
+    return CameraCounting(cam, cfg), (768, 576)
 
 
 def _walker_across_the_line(t0: float = 0.0):

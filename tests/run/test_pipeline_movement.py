@@ -9,8 +9,10 @@ from collections import Counter
 import pytest
 import yaml
 
+from edgeanon.counting.results import LiveCounts
 from edgeanon.outputs.store import AggregateStore, StoreSink
-from edgeanon.run.pipeline import CameraAnalytics, Runner
+from edgeanon.run.camera import CameraCounting
+from edgeanon.run.runner import Runner
 from tests.helpers.pipeline import DEFAULT_CONFIG, RawObserver, RecordingSink, clip_config
 from tests.helpers.store import T0
 
@@ -30,7 +32,7 @@ def test_movement_analytics_exist_only_under_flow(purposes, motion, groups):
     if "flow" not in purposes:
         del cam["lines"]
     cfg = clip_config(purposes=[{"id": p, "justification": "j"} for p in purposes], cameras=[cam], entrances=[])
-    a = CameraAnalytics(cfg.cameras[0], cfg)
+    a = CameraCounting(cfg.cameras[0], cfg)
     a._build(SIZE)
     assert a.zones  # the zone itself is there under occupancy either way
     assert len(a.motion) == (len(a.zones) if motion else 0)
@@ -63,7 +65,9 @@ def clip_store(tmp_path_factory):
 
 def test_clip_reaches_the_store_as_heading_speed_and_group_counts(clip_store):
     cfg, rec, raw, flushed, rows = clip_store
-    assert raw.results and all(not f.attributes and not f.dwell and f.heat is None for f in rec.frames)
+    assert raw.results and all(
+        isinstance(f, LiveCounts) and not {"attributes", "dwell", "heat"} & set(dir(f)) for f in rec.frames
+    )
     per_frame = Counter()
     for f in raw.results:
         for key, n in f.attributes.items():

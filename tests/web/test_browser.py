@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from edgeanon.counting.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.outputs.store import AggregateStore
 from edgeanon.web.pages import NO_IMAGE_LINE
 from tests.helpers.pipeline import DEFAULT_CONFIG

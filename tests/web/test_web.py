@@ -24,7 +24,7 @@ import yaml
 from prometheus_client import CollectorRegistry, Gauge
 
 from edgeanon.config.schema import ConfigError, parse_config
-from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult, LineBucket, ZoneBucket
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, LiveCounts, ZoneBucket
 from edgeanon.errors import EdgeanonError
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
@@ -317,8 +317,8 @@ def demo_config():
     return parse_config(yaml.safe_dump(data))
 
 
-def frame(occupancy: int, road: int, n_in: int, n_out: int) -> FrameResult:
-    return FrameResult("sample", occupancy, {"road": road}, {"crossing": (n_in, n_out)}, {}, {}, {})
+def frame(occupancy: int, road: int, site: int) -> LiveCounts:
+    return LiveCounts("sample", occupancy, {"road": road}, {}, {}, site_occupancy=site)
 
 
 def test_status_page_shows_counts_state_and_chart(tmp_path):
@@ -334,8 +334,8 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
     live = StatusSink(cfg, clock=lambda: clock.t)
     live.seed(store.rows(live.midnight()))
     assert live.today("sample", "crossing") == (120, 240)  # 21:33: all two hours fall on today
-    live.on_frame(frame(4, 3, 1, 0), site_occupancy=7)
-    live.on_frame(frame(5, 2, 0, 1), site_occupancy=6)
+    live.on_frame(frame(4, 3, site=7))
+    live.on_frame(frame(5, 2, site=6))
     assert live.today("sample", "crossing") == (120, 240)  # crossings count by closed buckets, not per frame
     closed = CameraBucket(lines={"crossing": LineBucket(in_=1, out=1)})
     live.on_bucket(Bucket(int(clock.t // 60 * 60) - 60, 60, {"sample": closed}, site_occupancy=6))

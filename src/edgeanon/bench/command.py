@@ -367,7 +367,7 @@ def _pipeline_pass(
     cfg, detectors, *, max_frames: int | None, seconds: float | None, progress: Progress, unit: float
 ) -> dict[str, Any]:
     """(b): a real Runner with the real sinks, driven like ``service.serve`` drives it, until the clip ends."""
-    from edgeanon.run.pipeline import Runner
+    from edgeanon.run.runner import Runner
 
     runner = Runner(cfg, [], detectors=detectors)
     cleanup = attach_sinks(runner, cfg)
@@ -453,7 +453,7 @@ def _make_baseline(task: dict[str, Any], cfg):
 def throughput(task: dict[str, Any]) -> dict[str, Any]:
     """One model x threads x spinning configuration: (a), (b) and optionally the baseline, alternating."""
     from edgeanon.resources import sample_clip
-    from edgeanon.run.pipeline import Runner
+    from edgeanon.run.runner import Runner
 
     source = task["source"]
     camera = source["kind"] != "file"
@@ -609,7 +609,7 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 def capacity(task: dict[str, Any]) -> dict[str, Any]:
     """N realtime copies of the clip in one Runner: drops, achieved fps per camera, capture->aggregate delay."""
-    from edgeanon.run.pipeline import Runner
+    from edgeanon.run.runner import Runner
 
     source = task["source"]
     cameras, fps, seconds = task["cameras"], task["fps"], task["seconds"]

@@ -46,10 +46,10 @@ be determined. Where that argument stops (a family whose bins are all equal; gro
 relation above, over random small populations. Values that the plain counts fix on their own are public by
 policy (one crossing in a bucket *is* one group of 1); the test exempts only those.
 
-**Not covered by this rule: live values.** Sinks get, per frame, only instantaneous plain counts (occupancy,
-queue length, site occupancy, a queue wait of at least k people); crossings, dwell, heatmap and attributes
-reach them only in closed buckets. But a gauge sampled often enough still shows when one person entered and
-left a zone, so the live gauges' resolution in time is outside what this rule protects.
+**Not covered by this rule: live values.** Sinks get, per frame, only ``LiveCounts``: instantaneous plain
+counts (occupancy, queue length, site occupancy, a queue wait of at least k people); crossings, dwell, heatmap
+and attributes reach them only in closed buckets. But a gauge sampled often enough still shows when one person
+entered and left a zone, so the live gauges' resolution in time is outside what this rule protects.
 
 **Later aggregations** (roll-ups over hours or days, exports, a bucket stored in two parts around a restart)
 must be sums of already suppressed buckets, never of raw ones, with ``suppress`` applied again to the sum. On
@@ -60,127 +60,28 @@ Queue-wait medians do not add up; a roll-up can only repeat one already publishe
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
 
-import numpy as np
-
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
 from edgeanon.counting.bins import FACE_OUTCOMES, KINDS
+from edgeanon.counting.results import (
+    FATES,
+    AttributeKey,
+    Bucket,
+    CameraBucket,
+    FrameResult,
+    LineBucket,
+    LiveCounts,
+    Sink,
+    ZoneBucket,
+)
 from edgeanon.guidebook import policy
 
 log = logging.getLogger("edgeanon.aggregate")
-DIRECTIONS = ("in", "out")
-FATES = ("captured", "inferred", "dropped", "skipped")
-AttributeKey = tuple[str, str, str]  # (kind, place, bin): a key of bins.KINDS, a zone or line name, one of its bins
 # Where each kind may be counted: heading and speed per zone visit, group size per line, age and gender either.
 _PLACES = {"heading": "zones", "speed": "zones", "group_size": "lines", "age_band": "both", "gender": "both"}
-
-
-@dataclass
-class ZoneBucket:
-    occupancy_sum: int = 0
-    occupancy_frames: int = 0
-    occupancy_max: int = 0
-    dwell_counts: list[int] = field(default_factory=lambda: [0] * len(DWELL_BUCKETS_S))  # per bucket, not cumulative
-    dwell_sum: float = 0.0
-    queue_wait_s: float | None = None
-    queue_wait_n: int = 0  # people the queue wait is the median of (below k it is withheld)
-
-    @property
-    def occupancy_mean(self) -> float:
-        return self.occupancy_sum / self.occupancy_frames if self.occupancy_frames else 0.0
-
-    @property
-    def dwell_count(self) -> int:
-        return sum(self.dwell_counts)
-
-
-@dataclass
-class LineBucket:
-    in_: int = 0
-    out: int = 0
-
-
-@dataclass
-class CameraBucket:
-    frames: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FATES, 0))
-    occupancy_sum: int = 0
-    occupancy_frames: int = 0
-    occupancy_max: int = 0
-    zones: dict[str, ZoneBucket] = field(default_factory=dict)
-    lines: dict[str, LineBucket] = field(default_factory=dict)
-    heatmap: np.ndarray | None = None  # people per cell (distinct tracks); cells below k are 0
-    # (kind, place, bin) -> people or groups; after suppression only whole families whose bins are all >= k.
-    # How many were withheld is not published: even "some family was withheld" tells that its total is >= 1.
-    attributes: dict[AttributeKey, int] = field(default_factory=dict)
-    # attribute stage outcomes (bins.FACE_OUTCOMES -> tracks), only with the purpose "attributes": how many
-    # confirmed tracks were estimated and why the others were not (a processing count, not a person attribute)
-    faces: dict[str, int] = field(default_factory=dict)
-    # seconds of this bucket the camera was down (failed, not looking), and since when (Unix time): an empty
-    # aisle and a camera that saw nothing look the same in every other number
-    down_s: float = 0.0
-    down_since: float | None = None
-    # the outputs its purposes allow (policy.OUTPUTS names): sinks write nothing for the others, not even zeros
-    outputs: frozenset[str] = policy.OUTPUTS
-
-    @property
-    def occupancy_mean(self) -> float:
-        return self.occupancy_sum / self.occupancy_frames if self.occupancy_frames else 0.0
-
-
-@dataclass
-class Bucket:
-    """One closed (or, at shutdown, partial) time bucket; ``start`` is Unix seconds, aligned to ``length``."""
-
-    start: int
-    length: int
-    cameras: dict[str, CameraBucket]
-    site_in: int = 0
-    site_out: int = 0
-    site_occupancy: int = 0  # at the end of the bucket
-    partial: bool = False
-    outputs: frozenset[str] = policy.OUTPUTS  # what the purposes allow; sinks write nothing for the rest
-
-
-@dataclass(slots=True)
-class FrameResult:
-    """What analytics produced for one inferred frame of one camera."""
-
-    camera: str
-    occupancy: int | None  # None when the occupancy purpose is not declared
-    zone_occupancy: dict[str, int]
-    crossings: dict[str, tuple[int, int]]  # line -> (in, out) in this frame
-    dwell: dict[str, DwellHistogram]  # zone -> dwell observed in this frame (fixed buckets, no track ids)
-    queue_length: dict[str, int]  # queue zone -> people in it
-    queue_wait: dict[str, float | None]  # queue zone -> current wait estimate
-    queue_wait_n: dict[str, int] = field(default_factory=dict)  # queue zone -> people the estimate is over
-    # people first seen in each heatmap cell in this frame, counted once per cell per bucket ``heat_bucket``
-    heat: np.ndarray | None = None
-    heat_bucket: int | None = None  # the bucket start the heat's distinct count refers to (open_bucket)
-    inference_s: float = 0.0
-    # (kind, place, bin) -> count in this frame: kind a key of attributes.bins.KINDS, place a zone or line name
-    # from the config, bin one of KINDS[kind]. Counts of visits/crossings/groups, never of a track.
-    attributes: dict[AttributeKey, int] = field(default_factory=dict)
-
-
-class Sink(Protocol):
-    """Receives aggregates only. ``on_frame`` is optional live feedback with instantaneous plain counts only
-    (occupancy, queue length, a queue wait of at least k people): crossings, dwell, heatmap and attribute counts
-    are stripped from it and reach sinks only in ``on_bucket``, after suppression."""
-
-    name: str
-
-    def on_frame(self, result: FrameResult, site_occupancy: int) -> None: ...
-
-    def on_bucket(self, bucket: Bucket) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Aggregator:
@@ -300,9 +201,9 @@ class Aggregator:
             site = self._site_value()
         if closed is not None:
             self._publish(closed)
-        live = self._live(result)
+        live = self._live(result, site)
         for sink in self.sinks:
-            self._call(sink, "on_frame", live, site)
+            self._call(sink, "on_frame", live)
 
     def open_bucket(self) -> int:
         """Start of the bucket a frame recorded now lands in, closing the previous one if its time is over.
@@ -316,13 +217,19 @@ class Aggregator:
             self._publish(closed)
         return start
 
-    def _live(self, result: FrameResult) -> FrameResult:
+    def _live(self, result: FrameResult, site_occupancy: int) -> LiveCounts:
         """What sinks may see per frame: instantaneous plain counts (occupancy, queue length, a queue wait of at
         least k people). Counted events (crossings, dwell, attributes) and the heatmap leave only in a closed,
         suppressed bucket: crossings timed to the frame would tell which crossings formed a group."""
         waits = {z: (w if result.queue_wait_n.get(z, 0) >= self.k else None) for z, w in result.queue_wait.items()}
-        return dataclasses.replace(
-            result, crossings={}, dwell={}, heat=None, heat_bucket=None, attributes={}, queue_wait=waits
+        return LiveCounts(
+            camera=result.camera,
+            occupancy=result.occupancy,
+            zone_occupancy=result.zone_occupancy,
+            queue_length=result.queue_length,
+            queue_wait=waits,
+            site_occupancy=site_occupancy,
+            inference_s=result.inference_s,
         )
 
     def add_attributes(self, camera: str, attributes: dict[AttributeKey, int]) -> None:

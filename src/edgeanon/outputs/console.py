@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult
+from edgeanon.counting.results import Bucket, CameraBucket, LiveCounts
 
 
 class ConsoleSink:
@@ -20,7 +20,7 @@ class ConsoleSink:
         # "held back", not "broken". Saying *when* something was withheld would itself give a count away.
         self._note = None if k is None else withheld_note(k)
 
-    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
+    def on_frame(self, live: LiveCounts) -> None:
         pass
 
     def on_bucket(self, bucket: Bucket) -> None:

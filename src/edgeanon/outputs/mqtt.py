@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from edgeanon import __version__
-from edgeanon.counting.aggregate import Bucket, FrameResult
+from edgeanon.counting.results import Bucket, LiveCounts
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import MAX_BACKLOG, bucket_rows
 
@@ -302,19 +302,19 @@ class MqttSink:
 
     # ------------------------------------------------------------ sink protocol (analytics thread)
 
-    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
+    def on_frame(self, live: LiveCounts) -> None:
         if not self.settings.live:
             return
-        cam = result.camera
+        cam = live.camera
         with self._lock:
-            live = self._live
-            if result.occupancy is not None and cam in self._cam_topics:
-                live[self._cam_topics[cam]] = int(result.occupancy)
-            for zone, n in result.zone_occupancy.items():
+            values = self._live
+            if live.occupancy is not None and cam in self._cam_topics:
+                values[self._cam_topics[cam]] = int(live.occupancy)
+            for zone, n in live.zone_occupancy.items():
                 topic = self._zone_topics.get((cam, zone))
                 if topic is not None:
-                    live[topic] = int(n)
-            live[self.topics.site_occupancy] = int(site_occupancy)
+                    values[topic] = int(n)
+            values[self.topics.site_occupancy] = int(live.site_occupancy)
 
     def on_bucket(self, bucket: Bucket) -> None:
         with self._lock:

@@ -11,8 +11,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from edgeanon import __version__
-from edgeanon.counting.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES, Bucket, FrameResult
 from edgeanon.counting.bins import FACE_OUTCOMES, KINDS
+from edgeanon.counting.results import DIRECTIONS, DWELL_BUCKETS_S, FATES, Bucket, LiveCounts
 from edgeanon.guidebook import policy
 from edgeanon.outputs.live import CameraStatus
 
@@ -246,21 +246,21 @@ class PrometheusSink:
                 for outcome in FACE_OUTCOMES:
                     self.faces.labels(cam, outcome)
 
-    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
-        cam = result.camera
-        self.inference.labels(cam).observe(result.inference_s)
-        if self.camera_occupancy is not None and result.occupancy is not None:
-            self.camera_occupancy.labels(cam).set(result.occupancy)
+    def on_frame(self, live: LiveCounts) -> None:
+        cam = live.camera
+        self.inference.labels(cam).observe(live.inference_s)
+        if self.camera_occupancy is not None and live.occupancy is not None:
+            self.camera_occupancy.labels(cam).set(live.occupancy)
         if self.zone_occupancy is not None:
-            for zone, n in result.zone_occupancy.items():
+            for zone, n in live.zone_occupancy.items():
                 self.zone_occupancy.labels(cam, zone).set(n)
         if self.queue_length is not None and self.queue_wait is not None:
-            for zone, n in result.queue_length.items():
+            for zone, n in live.queue_length.items():
                 self.queue_length.labels(cam, zone).set(n)
-            for zone, wait in result.queue_wait.items():
+            for zone, wait in live.queue_wait.items():
                 self.queue_wait.labels(cam, zone).set(wait if wait is not None else float("nan"))
         if self.site_occupancy is not None:
-            self.site_occupancy.set(site_occupancy)
+            self.site_occupancy.set(live.site_occupancy)
 
     def on_bucket(self, bucket: Bucket) -> None:
         """Counters of people move only here, by a closed bucket's suppressed values: their increments between

@@ -144,7 +144,7 @@ class PushSink:
 
     # Sink protocol: the registry is already current (the Prometheus sink updates it), so frames and buckets
     # need nothing here.
-    def on_frame(self, result: object, site_occupancy: int) -> None:
+    def on_frame(self, live: object) -> None:
         pass
 
     def on_bucket(self, bucket: object) -> None:

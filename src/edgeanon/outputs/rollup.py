@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from edgeanon.counting.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket, suppress
+from edgeanon.counting.aggregate import suppress
 from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.outputs.store import DWELL_METRICS
 
 Every = Literal["hour", "day"]

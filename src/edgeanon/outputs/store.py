@@ -34,7 +34,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
-from edgeanon.counting.aggregate import DWELL_BUCKETS_S, FATES, Bucket, FrameResult
+from edgeanon.counting.results import DWELL_BUCKETS_S, FATES, Bucket, LiveCounts
 from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon.store")
@@ -468,7 +468,7 @@ class StoreSink:
     def backlog_len(self) -> int:
         return len(self._backlog)
 
-    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
+    def on_frame(self, live: LiveCounts) -> None:
         pass
 
     def on_bucket(self, bucket: Bucket) -> None:

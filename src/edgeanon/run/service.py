@@ -36,7 +36,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     from edgeanon.outputs.console import ConsoleSink
     from edgeanon.outputs.prometheus import PrometheusSink
     from edgeanon.outputs.store import AggregateStore, StoreSink
-    from edgeanon.run.pipeline import Runner
+    from edgeanon.run.runner import Runner
     from edgeanon.web.pages import SETUP_CSP, InstallerMode, SetupPage, StatusPage, StatusSink, ThrottledBoxes
     from edgeanon.web.server import App, BasicAuth, WebServer, liveness, readiness
 
@@ -357,7 +357,7 @@ def _warn_exposure(cfg: Config, port: int) -> None:
 
 
 def _live_boxes(runner):
-    """Where /setup reads the latest boxes: ``CameraAnalytics.last_boxes`` when the pipeline provides it, else a
+    """Where /setup reads the latest boxes: ``CameraCounting.last_boxes`` when the pipeline provides it, else a
     tap on each tracker's ``update`` that keeps only the newest frame's confirmed boxes (see ``LiveBoxes``)."""
     from edgeanon.web.pages import LiveBoxes
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from edgeanon.config.schema import Camera, Config
-from edgeanon.counting.aggregate import Bucket, FrameResult
+from edgeanon.counting.results import Bucket, LiveCounts
 from edgeanon.outputs.live import CameraStatus
 
 NO_IMAGE_LINE = "This page never shows camera images."
@@ -158,15 +158,15 @@ class StatusSink:
             for v in self._lines.values():
                 v[:] = [0, 0]
 
-    def on_frame(self, result: FrameResult, site_occupancy: int) -> None:
+    def on_frame(self, live: LiveCounts) -> None:
         with self._lock:
             self._roll()
-            cam = result.camera
-            if result.occupancy is not None:
-                self.camera_occupancy[cam] = result.occupancy
-            for zone, n in result.zone_occupancy.items():
+            cam = live.camera
+            if live.occupancy is not None:
+                self.camera_occupancy[cam] = live.occupancy
+            for zone, n in live.zone_occupancy.items():
                 self.zone_occupancy[(cam, zone)] = n
-            self.site_occupancy = site_occupancy
+            self.site_occupancy = live.site_occupancy
 
     def on_bucket(self, bucket: Bucket) -> None:
         with self._lock:

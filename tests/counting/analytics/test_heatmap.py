@@ -7,9 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from edgeanon.counting.aggregate import Aggregator, FrameResult
+from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.analytics import PresenceGrid
 from edgeanon.counting.detections import Detections
+from edgeanon.counting.results import FrameResult
 from edgeanon.counting.tracking import Tracker, TrackerSettings
 from tests.counting.analytics.synth import box_at, frame, stream, walk
 

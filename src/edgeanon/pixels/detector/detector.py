@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edgeanon.counting.detections import Detections
 from edgeanon.errors import ModelError
+from edgeanon.pixels.detector.decode import BoxDecoder, Thresholds
 from edgeanon.pixels.detector.manifest import ModelEntry, read_verified, resolve
 from edgeanon.pixels.detector.nanodet import NanoDetDecoder
 from edgeanon.pixels.detector.preprocess import Preprocessor
 from edgeanon.pixels.detector.session import SessionSettings, build_session, warm_up
 from edgeanon.pixels.detector.yolo import YoloDecoder
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Defaults are the model authors' usual operating point, not tuned to any clip."""
-
-    score: float = 0.5
-    iou: float = 0.5
-    min_box: float = 8.0  # pixels: both sides of a kept box are at least this long
-    max_box: float | None = None  # pixels: neither side longer than this (None: no limit)
 
 
 class PersonDetector:
@@ -75,6 +64,7 @@ class PersonDetector:
         else:
             self.decoder = YoloDecoder(shapes, len(entry.classes), entry.person_class, where=str(path))
         self.preprocess = Preprocessor(spec)
+        self._decoders: dict[tuple[int, int], BoxDecoder] = {}
         warm_up(self.session, {self.input_name: self.preprocess.input})
         # Summed seconds per step, read by the benchmark's stage breakdown (a few perf_counter calls per frame).
         self.preprocess_s = 0.0
@@ -110,33 +100,21 @@ class PersonDetector:
     def postprocess(self, outputs: list[np.ndarray], frame_shape: tuple[int, ...]) -> Detections:
         t0 = time.perf_counter()
         try:
-            return self._postprocess(outputs, frame_shape)
+            return self.decoder_for(frame_shape)(outputs)
         finally:
             self.postprocess_s += time.perf_counter() - t0
 
-    def _postprocess(self, outputs: list[np.ndarray], frame_shape: tuple[int, ...]) -> Detections:
-        t = self.thresholds
-        boxes, scores = self.decoder.decode(outputs, t.score)
-        if scores.size == 0:
-            return Detections.empty()
+    def decoder_for(self, frame_shape: tuple[int, ...]) -> BoxDecoder:
+        """Everything needed to decode this model's outputs for a frame of ``frame_shape`` (h, w, ...): numbers
+        only, frozen, so decoding can run in any thread. One per frame size, kept (a few sizes at most)."""
         h, w = frame_shape[:2]
-        scale, offset = self.preprocess.mapping(h, w)
-        boxes -= np.tile(offset, 2)
-        boxes *= np.tile(scale, 2)
-        np.clip(boxes, 0, (w, h, w, h), out=boxes)
-        bw = boxes[:, 2] - boxes[:, 0]
-        bh = boxes[:, 3] - boxes[:, 1]
-        keep = (bw >= t.min_box) & (bh >= t.min_box)
-        if t.max_box is not None:
-            keep &= (bw <= t.max_box) & (bh <= t.max_box)
-        if not keep.all():
-            boxes, scores, bw, bh = boxes[keep], scores[keep], bw[keep], bh[keep]
-            if scores.size == 0:
-                return Detections.empty()
-        xywh = np.stack([boxes[:, 0], boxes[:, 1], bw, bh], axis=1)
-        # NMSBoxes returns the kept indices already sorted by descending score
-        keep_idx = np.asarray(cv2.dnn.NMSBoxes(xywh, scores, t.score, t.iou), dtype=np.int64).reshape(-1)
-        return Detections(boxes[keep_idx], scores[keep_idx])
+        decoder = self._decoders.get((h, w))
+        if decoder is None:
+            scale, offset = self.preprocess.mapping(h, w)
+            decoder = BoxDecoder(self.decoder, scale, offset, (w, h), self.thresholds)
+            if len(self._decoders) < 16:  # bounded: frame sizes change rarely (a reconnect, a new stream)
+                self._decoders[(h, w)] = decoder
+        return decoder
 
     def __call__(self, frame: npt.NDArray[np.uint8]) -> Detections:
         shape = frame.shape

@@ -1,9 +1,10 @@
-"""Wires cameras to aggregates: readers -> detector workers -> per-camera tracking and analytics -> sinks.
+"""Runs cameras: readers -> detector workers -> per-camera counting -> the aggregator and its sinks.
 
 One ``Runner`` per process. Reader threads keep the newest frame of each camera; a small pool of
 detector workers (one onnxruntime session each) takes frames oldest-first, releases the pixels as
-soon as inference returns, and from then on only numbers move. The supervisor loop closes buckets,
-prints the live line, and reports liveness.
+soon as inference returns, and from then on only numbers move: raw model outputs and a frozen
+``BoxDecoder`` go to the analytics thread, which decodes, tracks and counts (``run.camera``). The
+supervisor loop closes buckets and reports liveness.
 """
 
 from __future__ import annotations
@@ -19,268 +20,30 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from edgeanon.config.placement import geometry_problems
-from edgeanon.config.schema import Camera, Config, FileSource
-from edgeanon.counting.aggregate import Aggregator, FrameResult, Sink
-from edgeanon.counting.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, SiteOccupancy, ZoneAnalytics
-from edgeanon.counting.analytics.demographics import TrackAttributes
-from edgeanon.counting.analytics.geometry import to_pixels
-from edgeanon.counting.analytics.movement import LineGroups, MovementSettings, ZoneMotion
-from edgeanon.counting.bins import FACE_OUTCOMES, GROUP_SIZES, HEADINGS, SPEED_BANDS
-from edgeanon.counting.detections import Detections
-from edgeanon.counting.tracking import Tracker, TrackerSettings
-from edgeanon.counting.tracks import TrackUpdate
-from edgeanon.guidebook import policy
-from edgeanon.outputs.live import CameraStatus
+from edgeanon.config.schema import Config, FileSource
+from edgeanon.counting.aggregate import Aggregator
+from edgeanon.counting.analytics import SiteOccupancy
+from edgeanon.counting.bins import FACE_OUTCOMES
+from edgeanon.counting.results import Sink
 from edgeanon.pixels.capture import CameraReader, Fate, Frame, lower_thread_priority
-from edgeanon.pixels.detector import PersonDetector, SessionSettings, Thresholds, load_detector
+from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
+from edgeanon.run.camera import CameraCounting, Estimates, Tracked
 from edgeanon.run.schedule import OpeningHours
+from edgeanon.run.wiring import attribute_settings, detector_thresholds, session_settings
 
-log = logging.getLogger("edgeanon.pipeline")
+log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
 
 STAGES = ("detect", "track", "analytics", "sinks")
 
 
-def _points(points: Sequence[tuple[float, float]], normalized: bool, size: tuple[int, int]) -> np.ndarray:
-    return to_pixels(points, size) if normalized else np.asarray(points, np.float64)
-
-
-class CameraAnalytics:
-    """Per-camera tracker and analytics, built on the first frame (normalised zones need its size)."""
-
-    def __init__(self, cam: Camera, cfg: Config, status: CameraStatus | None = None) -> None:
-        self.cam = cam
-        self.status = status  # where a geometry that does not fit the frame is reported (/readyz, pages)
-        t = cfg.tracker
-        self.tracker = Tracker(
-            TrackerSettings(
-                high_score=cfg.detector.score,
-                low_score=t.low_score,
-                new_track_score=t.new_track_score,
-                confirm_hits=t.confirm_hits,
-                max_age=t.max_age,
-                capacity=t.capacity,
-            )
-        )
-        self.capacity = t.capacity
-        self.allowed = policy.allowed_outputs(cfg.purpose_ids)  # only these analytics are built at all
-        self.size: tuple[int, int] | None = None
-        self.generation = -1
-        self.zones: list[ZoneAnalytics] = []
-        self.lines: list[LineCounter] = []
-        self.heat: PresenceGrid | None = None
-        # tracking side (see ``track``): its own frame size, so a rebuild never races ``analyse``
-        self.tracked_size: tuple[int, int] | None = None
-        self._exclude: ExclusionMask | None = None
-        self._exclude_size: tuple[int, int] | None = None
-        # estimated attributes per track slot, only with the purpose "attributes" (analytics side), and which
-        # tracks the attribute stage has looked at (tracking side)
-        a = cfg.attributes
-        on = a is not None and a.enabled and bool({"age_band", "gender"} & self.allowed)
-        self.traits = (
-            TrackAttributes(t.capacity, age="age_band" in a.estimate, gender="gender" in a.estimate)
-            if on and a is not None
-            else None
-        )
-        self.attempted = np.zeros(t.capacity, bool) if on else None
-        mv = cam.movement
-        # config.MovementConfig and MovementSettings share their field names
-        self.movement = MovementSettings(**mv.model_dump()) if mv is not None else MovementSettings()
-        self.motion: list[ZoneMotion] = []  # aligned with self.zones; only with zone_heading / zone_speed
-        self.groups: list[LineGroups] = []  # aligned with self.lines; only with line_group_size
-
-    def _build(self, size: tuple[int, int]) -> None:
-        cam, cap = self.cam, self.capacity
-        problems = [msg for _, msg in geometry_problems(cam, size)]
-        if self.status is not None:  # before the log line: whoever reads the log finds /readyz already failing
-            self.status.geometry_errors = tuple(problems)
-        for msg in problems:
-            log.error("camera %s: %s; the camera is not ready until the config is fixed", cam.id, msg)
-        diag = float(np.hypot(*size))
-        zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length", "zone_heading", "zone_speed"} & self.allowed
-        self.zones = [
-            ZoneAnalytics(z.name, Polygon(_points(z.polygon, z.normalized, size), size), cap, size, queue=z.queue)
-            for z in cam.zones
-            if zone_outputs
-        ]
-        self.lines = [
-            LineCounter(
-                ln.name,
-                *_points([ln.a, ln.b], ln.normalized, size),
-                cap,
-                band_px=ln.band * diag,
-                in_side=ln.in_side,
-                frame_size=size,
-            )
-            for ln in cam.lines
-            if "line_crossings" in self.allowed
-        ]
-        want_motion = bool({"zone_heading", "zone_speed"} & self.allowed)
-        self.motion = [ZoneMotion(z.name, cap, self.movement) for z in self.zones] if want_motion else []
-        want_groups = "line_group_size" in self.allowed
-        self.groups = [LineGroups(ln.name, self.movement, frame_size=size) for ln in self.lines] if want_groups else []
-        want_heat = cam.heatmap is not None and "heatmap" in self.allowed
-        self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size, cap) if want_heat else None
-        self.size = size
-
-    def track(
-        self, dets: Detections, t: float, size: tuple[int, int], generation: int, timings: dict[str, float]
-    ) -> Tracked:
-        """Tracker step. Runs where the frame's attribute stage needs it (the detector worker) or else in the
-        analytics thread; for one camera always in the same one, and always before ``analyse`` of that frame."""
-        t0 = time.perf_counter()
-        if size != self.tracked_size:
-            self.tracker.reset()
-            self.tracker.update(Detections.empty(), t)  # ends every old track before analytics are rebuilt
-            self.tracked_size = size
-            self.generation = generation
-        elif generation != self.generation:
-            self.tracker.reset()  # a reconnect: old tracks end (their dwell is observed), no carry-over
-            self.generation = generation
-        if self.exclude_for(size) is not None and len(dets):
-            dets = dets[self._exclude.keep(dets.anchors)]  # type: ignore[union-attr]
-        tu = self.tracker.update(dets, t)
-        if self.attempted is not None:
-            self.attempted[tu.started] = False
-        timings["track"] += time.perf_counter() - t0
-        return Tracked(tu, self.tracker.present, size)
-
-    def exclude_for(self, size: tuple[int, int]) -> ExclusionMask | None:
-        """The exclusion mask at this frame size (tracking side: built here, never shared with ``analyse``)."""
-        if size != self._exclude_size:
-            cam = self.cam
-            self._exclude = (
-                ExclusionMask([_points(e.polygon, e.normalized, size) for e in cam.exclude], size)
-                if cam.exclude
-                else None
-            )
-            self._exclude_size = size
-        return self._exclude
-
-    def to_estimate(self, tracked: Tracked) -> npt.NDArray[np.bool_]:
-        """Rows of confirmed tracks the attribute stage has not looked at yet (at most once per track)."""
-        tu = tracked.tu
-        if self.attempted is None or not len(tu.dets):
-            return np.zeros(len(tu.dets), bool)
-        return tu.confirmed & ~self.attempted[tu.slot]
-
-    def analyse(
-        self, tracked: Tracked, timings: dict[str, float], estimates: Estimates | None = None, bucket: int = 0
-    ) -> FrameResult:
-        """Everything after tracking, in frame order, in the analytics thread; only numbers from here on.
-
-        ``bucket`` is the aggregation bucket the result will be recorded in (``Aggregator.open_bucket``): the
-        heatmap counts each person once per cell per bucket."""
-        t1 = time.perf_counter()
-        tu, size = tracked.tu, tracked.size
-        attributes: dict[tuple[str, str, str], int] = {}
-        if size != self.size:
-            self._drain_movement(attributes, flush=True)  # pending groups are emitted, not lost with the rebuild
-            if self.size is not None:
-                log.warning("camera %s: frame size changed from %s to %s; zones rebuilt", self.cam.id, self.size, size)
-            self._build(size)
-        allowed = self.allowed
-        crossings = {ln.name: ln.update(tu) for ln in self.lines}
-        zone_all = {z.name: z.update(tu) for z in self.zones}
-        if self.traits is not None:
-            self._count_traits(tu, estimates, attributes)
-        for m, z in zip(self.motion, self.zones, strict=True):
-            m.update(tu, z.events)
-        for g, ln in zip(self.groups, self.lines, strict=True):
-            g.update(tu, ln)
-        self._drain_movement(attributes)
-        zone_occ = zone_all if "zone_occupancy" in allowed else {}
-        dwell = {}
-        for z in self.zones:
-            h = z.drain_dwell()  # always drained, so state stays bounded; exported only under "dwell"
-            if h.count and "zone_dwell" in allowed:
-                dwell[z.name] = h
-        queues = [z for z in self.zones if z.queue and "queue_length" in allowed]
-        queue_length = {z.name: zone_all[z.name] for z in queues}
-        queue_wait = {z.name: z.estimated_wait_s for z in queues}
-        queue_wait_n = {z.name: z.wait_samples for z in queues}
-        heat = None
-        if self.heat is not None:
-            self.heat.update(tu, bucket)
-            heat = self.heat.drain()
-        timings["analytics"] += time.perf_counter() - t1
-        return FrameResult(
-            camera=self.cam.id,
-            # people in view: confirmed tracks, incl. people hidden for under max_age
-            occupancy=tracked.present if "camera_occupancy" in allowed else None,
-            zone_occupancy=zone_occ,
-            crossings=crossings,
-            dwell=dwell,
-            queue_length=queue_length,
-            queue_wait=queue_wait,
-            queue_wait_n=queue_wait_n,
-            heat=heat,
-            heat_bucket=bucket if heat is not None else None,
-            attributes=attributes,
-        )
-
-    def _count_traits(self, tu: TrackUpdate, estimates: Estimates | None, out: dict[tuple[str, str, str], int]) -> None:
-        """Estimated attributes reach the aggregate only when a track leaves a zone or crosses a line.
-
-        Order matters because slots are reused: visits that ended in this frame are counted with their
-        track's values first, then slots that start a new track are cleared, then this frame's estimates are
-        attached, and only then are this frame's crossings counted (a track is often estimated and counted
-        on the frame it is confirmed).
-        """
-        traits = self.traits
-        assert traits is not None
-        for z in self.zones:
-            traits.count(z.events.exited, z.name, out)
-        traits.reset(tu.started)
-        if estimates is not None:
-            traits.assign(*estimates)
-        for ln in self.lines:
-            traits.count(ln.last_counted[0], ln.name, out)
-
-    def _drain_movement(self, out: dict[tuple[str, str, str], int], flush: bool = False) -> None:
-        """Add the movement counts since the last drain to ``out`` as (kind, place, bin) -> n (non-zero only)."""
-        allowed = self.allowed
-        for m in self.motion:
-            heading, speed = m.drain()
-            if "zone_heading" in allowed:
-                out.update({("heading", m.name, HEADINGS[i]): int(heading[i]) for i in np.flatnonzero(heading)})
-            if "zone_speed" in allowed:
-                out.update({("speed", m.name, SPEED_BANDS[i]): int(speed[i]) for i in np.flatnonzero(speed)})
-        for g in self.groups:
-            if flush:
-                g.flush()
-            sizes = g.drain()
-            out.update({("group_size", g.name, GROUP_SIZES[i]): int(sizes[i]) for i in np.flatnonzero(sizes)})
-
-    def flush(self) -> dict[tuple[str, str, str], int]:
-        """Counts still pending (groups whose window has not passed) at shutdown, for
-        ``Aggregator.add_attributes(camera, ...)`` before ``Aggregator.flush()``: nothing counted is lost."""
-        out: dict[tuple[str, str, str], int] = {}
-        self._drain_movement(out, flush=True)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Tracked:
-    """One frame after tracking: the tracker's output, people present, and the frame size it was tracked at."""
-
-    tu: TrackUpdate
-    present: int
-    size: tuple[int, int]
-
-
-# Results of the attribute stage for one frame: (slots, age band index, gender index), -1 = not estimated.
-Estimates = tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], npt.NDArray[np.int8]]
-
-
 @dataclass(slots=True)
 class _Inferred:
-    """A frame after inference: model outputs (numbers, no pixels) on their way to the analytics thread."""
+    """A frame after inference on its way to the analytics thread: numbers only, no pixels and no handle on
+    anything that owns pixels (the reader, the detector): raw model outputs and the frozen decoder for them."""
 
-    reader: CameraReader
-    detector: PersonDetector
+    camera: str
+    decoder: BoxDecoder
     outputs: list[np.ndarray]
-    shape: tuple[int, ...]
     t: float
     wall: float
     generation: int
@@ -336,7 +99,7 @@ class Runner:
             )
             for cam in cfg.cameras
         ]
-        self.analytics = {r.cam.id: CameraAnalytics(r.cam, cfg, r.status) for r in self.readers}
+        self.analytics = {r.cam.id: CameraCounting(r.cam, cfg, r.status) for r in self.readers}
         self.site = site or SiteOccupancy(cfg.aggregation.timezone)
         layout = {c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines]) for c in cfg.cameras}
         self.aggregator = Aggregator(
@@ -356,6 +119,7 @@ class Runner:
             list(detectors) if detectors is not None else [self._make_detector() for _ in range(cfg.detector.sessions)]
         )
         self.stats = RunStats()
+        self.decode_s = 0.0  # seconds decoding model outputs in the analytics thread (stage "postprocess")
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         self._held: dict[str, int] = {}  # camera id -> the worker holding its frame or pending result
@@ -373,26 +137,13 @@ class Runner:
         self.heartbeat = time.monotonic()
 
     def _make_detector(self) -> PersonDetector:
-        d, t = self.cfg.detector, self.cfg.tracker
-        return load_detector(
-            d.model,
-            SessionSettings(threads=d.threads, spinning=d.spinning),
-            # the tracker's second stage needs the weak detections too
-            Thresholds(score=min(d.score, t.low_score), iou=d.iou, min_box=d.min_box, max_box=d.max_box),
-        )
+        return load_detector(self.cfg.detector.model, session_settings(self.cfg), detector_thresholds(self.cfg))
 
     def _make_stages(self) -> list:
-        from edgeanon.pixels.faces.stage import AttributeSettings, AttributeStage  # loads models: only when declared
+        from edgeanon.pixels.faces.stage import AttributeStage  # loads models: only when declared
 
-        a = self.cfg.attributes
-        assert a is not None
-        settings = AttributeSettings(
-            age="age_band" in a.estimate,
-            gender="gender" in a.estimate,
-            min_face_px=a.min_face_px,
-            face_score=a.face_score,
-            threads=a.threads,
-        )
+        assert self.cfg.attributes is not None
+        settings = attribute_settings(self.cfg.attributes)
         return [AttributeStage(settings) for _ in self.detectors]
 
     def stage_seconds(self) -> dict[str, float]:
@@ -401,6 +152,7 @@ class Runner:
             out = {"decode": sum(r.decode_s for r in self.readers), **self.stats.timings}
         for part in ("preprocess", "inference", "postprocess"):  # parts of "detect", summed over the sessions
             out[part] = sum(getattr(d, f"{part}_s", 0.0) for d in self.detectors)
+        out["postprocess"] += self.decode_s  # decoded in the analytics thread, not by a detector
         return out
 
     @property
@@ -498,21 +250,20 @@ class Runner:
                 tracked = estimates = faces = None
                 timings = {"track": 0.0}
                 try:
-                    shape = frame.buffer.shape
+                    decoder = detector.decoder_for(frame.buffer.shape)
                     outputs = detector.infer(frame.buffer, before_run=hand_on_previous)
                     if analytics.traits is not None:
                         # The attribute stage needs the frame and the tracker's verdict on which boxes are
                         # confirmed tracks, so this camera is tracked here, before the release.
-                        dets = detector.postprocess(outputs, shape)
+                        dets = detector.postprocess(outputs, frame.buffer.shape)
                         outputs = []
-                        size = (shape[1], shape[0])
-                        tracked = analytics.track(dets, frame.t, size, reader.generation, timings)
+                        tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
                         estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
                 finally:
                     reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
                 infer_s = time.perf_counter() - t0 - timings["track"]
                 pending = _Inferred(
-                    reader, detector, outputs, shape, frame.t, frame.wall, reader.generation, infer_s,
+                    cam, decoder, outputs, frame.t, frame.wall, reader.generation, infer_s,
                     tracked, estimates, faces, timings["track"],
                 )  # fmt: skip
             except Exception:
@@ -521,7 +272,7 @@ class Runner:
                 self._unhold(me, keep=None)
 
     def _estimate(
-        self, me: int, analytics: CameraAnalytics, tracked: Tracked, pixels: npt.NDArray[np.uint8]
+        self, me: int, analytics: CameraCounting, tracked: Tracked, pixels: npt.NDArray[np.uint8]
     ) -> tuple[Estimates | None, dict[str, int] | None]:
         """Run the attribute stage on the confirmed tracks not looked at yet; only bin indices come back."""
         rows = analytics.to_estimate(tracked)
@@ -546,17 +297,18 @@ class Runner:
             if item is None:
                 break
             try:
-                cam = item.reader.cam.id
+                cam = item.camera
                 analytics = self.analytics[cam]
                 tracked, detect_s = item.tracked, item.infer_s
                 timings["track"] += item.track_s
                 if tracked is None:  # not tracked by the worker (no attribute stage): decode and track here
                     t1 = time.perf_counter()
-                    dets = item.detector.postprocess(item.outputs, item.shape)
+                    dets = item.decoder(item.outputs)
                     item.outputs = []
-                    detect_s += time.perf_counter() - t1
-                    size = (item.shape[1], item.shape[0])
-                    tracked = analytics.track(dets, item.t, size, item.generation, timings)
+                    decode_s = time.perf_counter() - t1
+                    detect_s += decode_s
+                    self.decode_s += decode_s
+                    tracked = analytics.track(dets, item.t, item.decoder.size, item.generation, timings)
                 timings["detect"] += detect_s
                 if item.faces:
                     self.aggregator.count_faces(cam, item.faces)
@@ -578,7 +330,7 @@ class Runner:
                     self.stats.delays.append(now - item.wall)
                 timings = dict.fromkeys(STAGES, 0.0)
             except Exception:
-                log.exception("camera %s: frame processing failed; continuing", item.reader.cam.id)
+                log.exception("camera %s: frame processing failed; continuing", item.camera)
             finally:
                 self._inferred.task_done()
 
