@@ -30,6 +30,7 @@ def age_band(age: float) -> int:
     return sum(age >= edge for edge in AGE_EDGES)
 
 
-# What happened when the attribute stage looked at a confirmed track, in the order of stage.Outcome. Counted
-# per camera, so "faces too small" on a high, wide camera is visible instead of a silent absence of estimates.
+# What happened when the attribute stage looked at a confirmed track (``pixels.faces.stage.Outcome`` is built from
+# this tuple: its codes are these positions). Counted per camera, so "faces too small" on a high, wide camera is
+# visible instead of a silent absence of estimates.
 FACE_OUTCOMES: tuple[str, ...] = ("estimated", "person_too_small", "no_face", "face_too_small")

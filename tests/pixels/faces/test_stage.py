@@ -170,3 +170,9 @@ def test_only_wanted_models_load():
     assert gender.tolist() == [-1]
     with pytest.raises(ValueError, match="at least one"):
         AttributeSettings(age=False, gender=False)
+
+
+def test_outcome_codes_are_the_positions_of_the_exported_labels():
+    from edgeanon.counting.bins import FACE_OUTCOMES
+
+    assert [(o.name.lower(), int(o)) for o in Outcome] == [(label, i) for i, label in enumerate(FACE_OUTCOMES)]

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon.counting.bins import FACE_OUTCOMES
 from edgeanon.pixels.detector.manifest import read_verified, resolve
 from edgeanon.pixels.detector.session import SessionSettings, build_session
 from edgeanon.pixels.faces.detector import SIZE, FaceDetector
@@ -44,11 +45,9 @@ class AttributeSettings:
             raise ValueError("AttributeSettings: min_face_px >= 1, 0 < face_score < 1 and threads >= 1")
 
 
-class Outcome(IntEnum):
-    ESTIMATED = 0
-    PERSON_TOO_SMALL = 1
-    NO_FACE = 2
-    FACE_TOO_SMALL = 3
+# What happened when the stage looked at a track: the codes are positions in ``bins.FACE_OUTCOMES``, the label
+# set the counts are exported under, so the two cannot drift apart (ESTIMATED = 0, PERSON_TOO_SMALL = 1, ...).
+Outcome = IntEnum("Outcome", [(label.upper(), i) for i, label in enumerate(FACE_OUTCOMES)])
 
 
 def _load(task: str, directory: Path | None, threads: int):
