@@ -44,8 +44,7 @@ class CameraCounting:
         self.status = status  # where a geometry that does not fit the frame is reported (/readyz, pages)
         t = cfg.tracker
         self.tracker = Tracker(tracker_settings(cfg))
-        # the newest frame's confirmed boxes, and when (time.monotonic()): what /setup draws (``last_boxes``)
-        self._boxes: tuple[float, npt.NDArray[np.float32]] = (0.0, np.zeros((0, 4), np.float32))
+        self._last_boxes = np.zeros((0, 4), np.float32)  # the newest frame's confirmed boxes: what /setup draws
         self.capacity = t.capacity
         self.allowed = policy.allowed_outputs(cfg.purpose_ids)  # only these analytics are built at all
         self.size: tuple[int, int] | None = None
@@ -122,7 +121,7 @@ class CameraCounting:
         if self.exclude_for(size) is not None and len(dets):
             dets = dets[self._exclude.keep(dets.anchors)]  # type: ignore[union-attr]
         tu = self.tracker.update(dets, t)
-        self._boxes = (time.monotonic(), tu.dets.xyxy[tu.confirmed].astype(np.float32))  # one atomic replace
+        self._last_boxes = tu.dets.xyxy[tu.confirmed].astype(np.float32)  # a new array: one atomic replace
         if self.attempted is not None:
             self.attempted[tu.started] = False
         timings["track"] += time.perf_counter() - t0
@@ -133,13 +132,7 @@ class CameraCounting:
         """The newest tracked frame's confirmed boxes, float32 (n, 4) in frame pixels, (0, 4) when none.
 
         A copy, without track ids: what ``/setup`` may draw. Read from any thread."""
-        return self._boxes[1].copy()
-
-    @property
-    def last_boxes_at(self) -> float:
-        """``time.monotonic()`` when ``last_boxes`` was taken (0.0 before the first frame): stale boxes of a
-        camera that stopped can be told from fresh ones."""
-        return self._boxes[0]
+        return self._last_boxes.copy()
 
     def exclude_for(self, size: tuple[int, int]) -> ExclusionMask | None:
         """The exclusion mask at this frame size (tracking side: built here, never shared with ``analyse``)."""
