@@ -233,7 +233,7 @@ def _audit_refusal(path: Path, message: str) -> None:
 
 
 def cmd_notice(args: argparse.Namespace) -> int:
-    from edgeanon.guidebook.notice import render_notice
+    from edgeanon.guidebook.notice.render import render_notice
 
     sys.stdout.write(render_notice(_load_config(args.config), args.lang, args.format))
     return 0

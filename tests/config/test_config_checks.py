@@ -15,7 +15,7 @@ import yaml
 
 from edgeanon.config.placement import geometry_problems
 from edgeanon.config.schema import ConfigError, parse_config
-from edgeanon.guidebook.notice import render_notice
+from edgeanon.guidebook.notice.render import render_notice
 from tests.conftest import CLIP, STILLS
 from tests.helpers.pipeline import DEFAULT_CONFIG
 

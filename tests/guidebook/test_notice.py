@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from edgeanon.config.schema import Config, load_config, parse_config
-from edgeanon.guidebook.notice import NOTICE_CONTENT_TYPE, TEXT_WIDTH, kept_aggregates, render_notice
+from edgeanon.guidebook.notice.content import kept_aggregates
+from edgeanon.guidebook.notice.plain_text import TEXT_WIDTH
+from edgeanon.guidebook.notice.render import NOTICE_CONTENT_TYPE, render_notice
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = {name: load_config(ROOT / "configs" / f"{name}.yaml") for name in ("default", "store-example")}

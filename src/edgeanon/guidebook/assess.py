@@ -48,7 +48,12 @@ from edgeanon.config.names import DAYS, is_loopback
 from edgeanon.config.schema import Config
 from edgeanon.counting.bins import AGE_BANDS, GENDERS, GROUP_SIZES, HEADINGS, SPEED_BANDS
 from edgeanon.guidebook import policy
-from edgeanon.guidebook.notice import estimated_attributes, installer_until, kept_aggregates, movement_aggregates
+from edgeanon.guidebook.notice.content import (
+    estimated_attributes,
+    installer_until,
+    kept_aggregates,
+    movement_aggregates,
+)
 
 Status = Literal["pass", "warn", "fail"]
 
