@@ -240,7 +240,8 @@ def cmd_notice(args: argparse.Namespace) -> int:
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from edgeanon.guidebook.assess import assess, exit_code, render
+    from edgeanon.guidebook.assess.checklist import assess
+    from edgeanon.guidebook.assess.report import exit_code, render
 
     path = _config_path(args.config)
     items = assess(_load_config(str(path)), path=path)

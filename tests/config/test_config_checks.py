@@ -299,7 +299,7 @@ def test_justification_per_language_reaches_each_notice():
 
 
 def test_justification_mapping_needs_both_languages_and_assess_checks_each():
-    from edgeanon.guidebook.assess import assess
+    from edgeanon.guidebook.assess.checklist import assess
 
     data = config()
     data["purposes"][1]["justification"] = {"ja": JA}

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from edgeanon.config.schema import ConfigError, parse_config
-from edgeanon.guidebook.assess import assess
+from edgeanon.guidebook.assess.checklist import assess
 from edgeanon.guidebook.notice.render import render_notice
 from edgeanon.web.pages import InstallerMode, ThrottledBoxes
 from tests.helpers.pipeline import DEFAULT_CONFIG

@@ -386,7 +386,7 @@ def test_setup_page_draws_geometry_and_outlines_only():
 
 
 def test_exposed_without_auth_warns_at_start_and_assess_sees_the_new_sections(caplog, tmp_path):
-    from edgeanon.guidebook.assess import assess
+    from edgeanon.guidebook.assess.checklist import assess
     from edgeanon.run.service import _warn_exposure
 
     base = yaml.safe_load(DEFAULT_CONFIG.read_text())
