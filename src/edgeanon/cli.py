@@ -213,7 +213,8 @@ def _audit_refusal(path: Path, message: str) -> None:
     import yaml
 
     from edgeanon.config.schema import Retention, Storage
-    from edgeanon.guidebook.audit import AuditError, AuditLog
+    from edgeanon.guidebook.audit.errors import AuditError
+    from edgeanon.guidebook.audit.writer import AuditLog
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -269,7 +270,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     import time
     from zoneinfo import ZoneInfo
 
-    from edgeanon.guidebook.audit import AuditBusy, AuditLog
+    from edgeanon.guidebook.audit.errors import AuditBusy
+    from edgeanon.guidebook.audit.writer import AuditLog
     from edgeanon.outputs.rollup import render, roll_up
     from edgeanon.outputs.store import AggregateStore
 
@@ -320,7 +322,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import re
 
-    from edgeanon.guidebook.audit import format_verify, load_key, verify
+    from edgeanon.guidebook.audit.chain import format_verify, verify
+    from edgeanon.guidebook.audit.key import load_key
 
     head = args.expected_head
     if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head.strip().lower()):

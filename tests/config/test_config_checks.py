@@ -244,7 +244,7 @@ def test_audit_verify_missing_or_unreadable_exits_2_tampered_exits_1(tmp_path):
     assert proc.returncode == 2 and "no audit log" in proc.stderr
     proc = cli("audit", "verify", "--file", str(tmp_path))
     assert proc.returncode == 2 and "not a file" in proc.stderr
-    from edgeanon.guidebook.audit import AuditLog
+    from edgeanon.guidebook.audit.writer import AuditLog
 
     log = tmp_path / "audit.jsonl"
     with AuditLog(log, retention_days=10) as audit:

@@ -824,7 +824,7 @@ class Storage(_Model):
         """The audit HMAC key, read and checked now (an ``AuditError`` names the problem), or None."""
         if self.audit_hmac_key_file is None:
             return None
-        from edgeanon.guidebook.audit import load_key
+        from edgeanon.guidebook.audit.key import load_key
 
         return load_key(self.audit_hmac_key_file)
 

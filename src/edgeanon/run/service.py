@@ -31,7 +31,7 @@ class RunOptions:
 
 
 def serve(cfg: Config, opts: RunOptions) -> int:
-    from edgeanon.guidebook.audit import AuditLog
+    from edgeanon.guidebook.audit.writer import AuditLog
     from edgeanon.guidebook.notice.render import NOTICE_CONTENT_TYPE, render_notice
     from edgeanon.outputs.console import ConsoleSink
     from edgeanon.outputs.prometheus import PrometheusSink
