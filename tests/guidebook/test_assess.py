@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from edgeanon.config.schema import Config, load_config, parse_config
+from edgeanon.config.loader import load_config, parse_config
+from edgeanon.config.schema import Config
 from edgeanon.guidebook.assess import PHASES, Item, assess, exit_code, is_loopback, justification_problem, render
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeanon.errors import EdgeanonError
+from edgeanon.errors import AuditError, EdgeanonError
 from edgeanon.guidebook import audit
-from edgeanon.guidebook.audit import GENESIS, AuditError, AuditLog, format_verify, record_hash, verify
+from edgeanon.guidebook.audit import GENESIS, AuditLog, format_verify, record_hash, verify
 
 DAY = 86400.0
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z

@@ -20,7 +20,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from edgeanon.guidebook.audit import MAC, AuditError, AuditLog, load_key, record_hash, verify
+from edgeanon.config.credentials import load_key
+from edgeanon.errors import AuditError
+from edgeanon.guidebook.audit import MAC, AuditLog, record_hash, verify
 from tests.helpers.pipeline import DEFAULT_CONFIG
 from tests.run.test_shutdown import start_run
 

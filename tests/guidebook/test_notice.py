@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgeanon.config.schema import Config, load_config, parse_config
+from edgeanon.config.loader import load_config, parse_config
+from edgeanon.config.schema import Config
 from edgeanon.guidebook.notice import NOTICE_CONTENT_TYPE, TEXT_WIDTH, kept_aggregates, render_notice
 
 ROOT = Path(__file__).resolve().parents[2]

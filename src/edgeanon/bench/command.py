@@ -227,7 +227,7 @@ def bench_config(
     """
     import yaml
 
-    from edgeanon.config.schema import parse_config
+    from edgeanon.config.loader import parse_config
     from edgeanon.resources import default_config
 
     data = yaml.safe_load(default_config().read_text(encoding="utf-8"))
@@ -1007,7 +1007,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise EdgeanonError("--threads, --rounds and --sessions must be at least 1")
     if not 0 < args.fps <= 60:
         raise EdgeanonError("--fps must be above 0 and at most 60")
-    from edgeanon.config.schema import DetectorConfig
+    from edgeanon.config.stages import DetectorConfig
     from edgeanon.pixels.detector.manifest import resolve
 
     for m in args.models:

@@ -12,11 +12,12 @@ One JSON object per line (UTF-8, ``\\n``-terminated), written in this key order:
 * ``hash`` is the SHA-256 of the canonical JSON of the record without ``hash``: ``json.dumps(..., sort_keys=True,
   separators=(",", ":"), ensure_ascii=False)`` encoded as UTF-8. Editing any field therefore changes the hash,
   and editing the hash too breaks the next record's ``prev``.
-* With an HMAC key (``storage.audit_hmac_key_file``), a record carries ``"mac": "hmac-sha256"`` and its ``hash`` is
-  the HMAC-SHA256 of the same canonical JSON under that key. Such a record cannot be written or rewritten without
-  the key. Once a log holds a keyed record, every later record must be keyed; ``verify`` with the key also fails
-  when no record is keyed (a log rewritten without the key). Unkeyed records before the first keyed one (a log
-  that was keyed later) are protected too: rewriting them changes the ``prev`` that the first keyed record seals.
+* With an HMAC key (``storage.audit_hmac_key_file``, checked by ``config.credentials.load_key``), a record carries
+  ``"mac": "hmac-sha256"`` and its ``hash`` is the HMAC-SHA256 of the same canonical JSON under that key. Such a
+  record cannot be written or rewritten without the key. Once a log holds a keyed record, every later record must be
+  keyed; ``verify`` with the key also fails when no record is keyed (a log rewritten without the key). Unkeyed
+  records before the first keyed one (a log that was keyed later) are protected too: rewriting them changes the
+  ``prev`` that the first keyed record seals.
 
 Each record is written with a single ``write`` followed by ``fsync``, under a lock, so threads may share one
 ``AuditLog``. One process at a time may write a log: the file is held with an exclusive ``flock`` while open.
@@ -99,7 +100,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgeanon.errors import EdgeanonError
+from edgeanon.errors import AuditError
 
 GENESIS = "0" * 64
 """``prev`` of the first record of a log that has never been purged."""
@@ -130,7 +131,6 @@ FORBIDDEN_FIELDS = frozenset(
 
 MAC = "hmac-sha256"
 """The ``mac`` field of a record whose ``hash`` is keyed."""
-MIN_KEY_BYTES = 32
 
 log = logging.getLogger("edgeanon.audit")
 
@@ -142,10 +142,6 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DAY_S = 86400.0
 _BLOCK = 65536
-
-
-class AuditError(EdgeanonError):
-    """The audit log cannot be opened, written, purged or trusted."""
 
 
 class AuditBusy(AuditError):
@@ -173,41 +169,6 @@ def _seal(rec: dict[str, Any], key: bytes | None) -> dict[str, Any]:
         rec["mac"] = MAC
     rec["hash"] = record_hash(rec, key)
     return rec
-
-
-def load_key(path: str | Path) -> bytes:
-    """The HMAC key from ``storage.audit_hmac_key_file``: at least 32 bytes (surrounding whitespace ignored).
-
-    The file must be readable by the service user but writable by nobody else, and never readable by everyone:
-    whoever can read the key can forge records. A file the service user itself could rewrite is logged as a
-    warning, since a compromised service could then replace the key.
-    """
-    p = Path(path).expanduser()
-    try:
-        st = os.stat(p)
-        key = p.read_bytes().strip()
-    except OSError as e:
-        raise AuditError(f"storage.audit_hmac_key_file: {p}: {e.strerror or e}") from None
-    if st.st_mode & 0o022:
-        raise AuditError(
-            f"storage.audit_hmac_key_file: {p}: writable by group or others (mode {st.st_mode & 0o777:04o})"
-        )
-    if st.st_mode & 0o004:
-        raise AuditError(
-            f"storage.audit_hmac_key_file: {p}: readable by everyone (mode {st.st_mode & 0o777:04o}): anyone on the "
-            "box could forge audit records"
-        )
-    if len(key) < MIN_KEY_BYTES:
-        raise AuditError(
-            f"storage.audit_hmac_key_file: {p}: {len(key)} bytes; use at least {MIN_KEY_BYTES} (openssl rand -hex 32)"
-        )
-    if os.geteuid() != 0 and (st.st_uid == os.geteuid() or os.access(p, os.W_OK)):
-        log.warning(
-            "storage.audit_hmac_key_file %s can be rewritten by the service user; make it root-owned and read-only "
-            "to that user (e.g. root:edgeanon 0440)",
-            p,
-        )
-    return key
 
 
 def _line(rec: dict[str, Any]) -> bytes:

@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from edgeanon import __version__, logs, sdnotify
-from edgeanon.config.schema import Config, PasswordRefs, UrlSource
+from edgeanon.config.credentials import PasswordRefs
+from edgeanon.config.schema import Config
+from edgeanon.config.sources import UrlSource
 from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon")
