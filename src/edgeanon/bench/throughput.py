@@ -24,11 +24,9 @@ from edgeanon.errors import EdgeanonError
 def build_runner(cfg, detectors=None) -> tuple[Any, Callable[[], None]]:
     """A ``Runner`` with what ``edgeanon run --quiet`` attaches (service.serve), so their per-frame cost counts too.
 
-    This is the one place bench wires sinks to a runner.
-
     That is the aggregate store (here in a temporary directory, removed by the returned cleanup), the
     Prometheus sink, the status page's sink and the /setup live-box tap; no console and no web server
-    (an unscraped server costs nothing per frame).
+    (an unscraped server costs nothing per frame). The one place bench wires sinks to a runner.
     """
     import tempfile
     from pathlib import Path
