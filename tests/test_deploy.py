@@ -504,7 +504,7 @@ def read_unit(path: Path = UNIT) -> dict[str, dict[str, list[str]]]:
 
 def test_systemd_unit_has_the_required_settings(cli_help):
     from edgeanon.config.schema import load_config
-    from edgeanon.run.service import LIVENESS_S
+    from edgeanon.run.wiring import LIVENESS_S
 
     unit = read_unit()
     svc = {k: v[-1] for k, v in unit["Service"].items()}

@@ -268,35 +268,20 @@ def bench_config(
     return parse_config(yaml.safe_dump(data, sort_keys=False), "<edgeanon bench>")
 
 
-def attach_sinks(runner, cfg) -> Callable[[], None]:
-    """Attach what ``edgeanon run --quiet`` attaches (service.serve), so their per-frame cost is measured too.
+def wired_runner(cfg, detectors=None) -> tuple[Any, Callable[[], None]]:
+    """A runner wired as ``edgeanon run --quiet`` wires it (run.wiring), so the sinks' per-frame cost is measured too.
 
-    That is the aggregate store (here in a temporary directory, removed by the returned cleanup), the
-    Prometheus sink, the status page's sink and the /setup live-box tap; no console and no web server
-    (an unscraped server costs nothing per frame).
+    Its aggregate store is in a temporary directory, removed by the returned cleanup; no web server (an unscraped
+    server costs nothing per frame). Returns (runner, cleanup).
     """
     import tempfile
 
-    from edgeanon.outputs.prometheus import PrometheusSink
-    from edgeanon.outputs.store import AggregateStore, StoreSink
-    from edgeanon.run import service
-    from edgeanon.web.pages import StatusSink
+    from edgeanon.outputs.store import AggregateStore
+    from edgeanon.run.wiring import wire
 
     tmp = tempfile.TemporaryDirectory(prefix="edgeanon-bench-")
     store = AggregateStore(Path(tmp.name) / "aggregates.db", retention_days=cfg.retention.aggregates_days)
-    runner.aggregator.sinks.append(StoreSink(store))
-    layout = {
-        c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines], [z.name for z in c.zones if z.queue])
-        for c in cfg.cameras
-    }
-    heat = next(((c.heatmap.rows, c.heatmap.cols) for c in cfg.cameras if c.heatmap), None)
-    prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, heatmap_shape=heat, purposes=cfg.purpose_ids)
-    runner.aggregator.sinks.append(prom)
-    runner.aggregator.sinks.append(StatusSink(cfg))
-    live_boxes = getattr(service, "_live_boxes", None)
-    if live_boxes is not None:
-        live_boxes(runner)
-    return tmp.cleanup
+    return wire(cfg, store, detectors=detectors).runner, tmp.cleanup
 
 
 def _clip_info(source: dict[str, Any]) -> tuple[float, int]:
@@ -367,10 +352,7 @@ def _pipeline_pass(
     cfg, detectors, *, max_frames: int | None, seconds: float | None, progress: Progress, unit: float
 ) -> dict[str, Any]:
     """(b): a real Runner with the real sinks, driven like ``service.serve`` drives it, until the clip ends."""
-    from edgeanon.run.pipeline import Runner
-
-    runner = Runner(cfg, [], detectors=detectors)
-    cleanup = attach_sinks(runner, cfg)
+    runner, cleanup = wired_runner(cfg, detectors)
     stages0 = runner.stage_seconds()
     cpu0, t0 = cpu_seconds(), time.monotonic()
     runner.start()
@@ -609,8 +591,6 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 def capacity(task: dict[str, Any]) -> dict[str, Any]:
     """N realtime copies of the clip in one Runner: drops, achieved fps per camera, capture->aggregate delay."""
-    from edgeanon.run.pipeline import Runner
-
     source = task["source"]
     cameras, fps, seconds = task["cameras"], task["fps"], task["seconds"]
     cfg = bench_config(
@@ -630,8 +610,7 @@ def capacity(task: dict[str, Any]) -> dict[str, Any]:
     warmup = min(2.0, max(0.5, seconds / 5))
     reset_peak_rss()
     progress = Progress(warmup + seconds, task["label"], enabled=task.get("progress"))
-    runner = Runner(cfg, [])
-    cleanup = attach_sinks(runner, cfg)
+    runner, cleanup = wired_runner(cfg)
     gc.collect()
     gc.freeze()  # as `edgeanon run` does before it starts the runner
     runner.start()
