@@ -87,12 +87,14 @@ def test_last_boxes_are_the_confirmed_tracks_in_frame_pixels():
     assert a.last_boxes.shape == (0, 4) and a.last_boxes.dtype == np.float32
     box = np.array([[100, 100, 160, 260]], np.float32)
     timings = dict.fromkeys(STAGES, 0.0)
-    for i in range(cfg.tracker.confirm_hits + 1):
+    a.track(Detections(box, np.array([0.9], np.float32)), 0.0, (1280, 720), 0, timings)
+    assert cfg.tracker.confirm_hits > 1 and a.last_boxes.shape == (0, 4)  # a new track is not confirmed yet
+    for i in range(1, cfg.tracker.confirm_hits + 1):
         a.track(Detections(box + i, np.array([0.9], np.float32)), i * 0.1, (1280, 720), 0, timings)
     assert a.last_boxes.dtype == np.float32 and a.last_boxes.shape == (1, 4)
     np.testing.assert_allclose(a.last_boxes, box + cfg.tracker.confirm_hits, atol=1e-3)
     a.track(Detections.empty(), 1.0, (1280, 720), 0, timings)
-    assert a.last_boxes.shape[1] == 4
+    assert a.last_boxes.shape == (0, 4)  # nobody seen in this frame: nothing to outline
 
 
 def test_setup_boxes_are_none_once_the_camera_delivers_nothing():
@@ -105,3 +107,12 @@ def test_setup_boxes_are_none_once_the_camera_delivers_nothing():
     assert read("sample") is boxes
     status.last_frame = time.monotonic() - BOX_MAX_AGE_S - 0.1
     assert read("sample") is None
+
+
+def test_build_info_names_the_model_the_runner_loaded(tmp_path):
+    cfg = config()
+    store = AggregateStore(tmp_path / "aggregates.db", retention_days=cfg.retention.aggregates_days)
+    w = wire(cfg, store)  # the runner loads its own detector, after the sinks are built
+    text = generate_latest(w.prometheus.registry).decode()
+    assert f'model_sha256="{w.runner.model_sha256}"' in text
+    store.close()
