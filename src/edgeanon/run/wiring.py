@@ -8,7 +8,7 @@ the runner exists. The web app is built here too, from the same objects.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -115,7 +115,7 @@ def _model_sha256(cfg: Config, detectors: Sequence[PersonDetector] | None) -> st
     return resolve(cfg.detector.model)[1].sha256
 
 
-def _prometheus_sink(cfg: Config, model_sha256: str, statuses) -> PrometheusSink:
+def _prometheus_sink(cfg: Config, model_sha256: str, statuses: Callable[[], Iterable[CameraStatus]]) -> PrometheusSink:
     from edgeanon.outputs.prometheus import PrometheusSink
 
     layout = {
