@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgeanon.config.schema import ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.guidebook import policy
 from edgeanon.guidebook.notice.render import render_notice
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.config.placement import geometry_problems
-from edgeanon.config.schema import ConfigError, parse_config
 from edgeanon.guidebook.notice.render import render_notice
 from tests.conftest import CLIP, STILLS
 from tests.helpers.pipeline import DEFAULT_CONFIG

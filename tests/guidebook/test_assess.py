@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from edgeanon.config.loader import load_config, parse_config
 from edgeanon.config.names import is_loopback
-from edgeanon.config.schema import Config, load_config, parse_config
+from edgeanon.config.schema import Config
 from edgeanon.guidebook.assess.checklist import assess
 from edgeanon.guidebook.assess.item import PHASES, Item
 from edgeanon.guidebook.assess.justification import justification_problem

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeanon.errors import EdgeanonError
+from edgeanon.errors import AuditError, EdgeanonError
 from edgeanon.guidebook.audit import writer
 from edgeanon.guidebook.audit.chain import format_verify, verify
-from edgeanon.guidebook.audit.errors import AuditError
 from edgeanon.guidebook.audit.records import GENESIS, record_hash
 from edgeanon.guidebook.audit.writer import AuditLog
 

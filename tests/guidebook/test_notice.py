@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgeanon.config.schema import Config, load_config, parse_config
+from edgeanon.config.loader import load_config, parse_config
+from edgeanon.config.schema import Config
 from edgeanon.guidebook.notice.content import kept_aggregates
 from edgeanon.guidebook.notice.plain_text import TEXT_WIDTH
 from edgeanon.guidebook.notice.render import NOTICE_CONTENT_TYPE, render_notice

@@ -7,7 +7,8 @@ import unicodedata
 
 import pytest
 
-from edgeanon.config.schema import Config, parse_config
+from edgeanon.config.loader import parse_config
+from edgeanon.config.schema import Config
 from edgeanon.counting.bins import AGE_BANDS, GENDERS
 from edgeanon.guidebook.notice import texts_en, texts_ja
 from edgeanon.guidebook.notice.content import kept_aggregates, movement_aggregates

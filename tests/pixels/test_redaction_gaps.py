@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from edgeanon.config.schema import ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.aggregate import Bucket, CameraBucket
 from edgeanon.guidebook.audit.chain import verify
 from edgeanon.guidebook.audit.writer import AuditLog

@@ -23,7 +23,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Gauge
 
-from edgeanon.config.schema import ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult, LineBucket, ZoneBucket
 from edgeanon.errors import EdgeanonError
 from edgeanon.outputs.live import CameraStatus

@@ -2,7 +2,7 @@
 
 The package: ``records`` (what a record may hold, its canonical JSON and hash, parsing a line), ``chain``
 (checking a whole chain: ``verify``), ``writer`` (``AuditLog``: appending, locking, torn-line recovery), ``purge``
-(the retention purge and its anchor), ``files`` (durable file I/O), ``key`` (the HMAC key file) and ``errors``.
+(the retention purge and its anchor) and ``files`` (durable file I/O). ``AuditError`` is in ``edgeanon.errors``.
 
 File format
 -----------
@@ -16,11 +16,12 @@ One JSON object per line (UTF-8, ``\\n``-terminated), written in this key order:
 * ``hash`` is the SHA-256 of the canonical JSON of the record without ``hash``: ``json.dumps(..., sort_keys=True,
   separators=(",", ":"), ensure_ascii=False)`` encoded as UTF-8. Editing any field therefore changes the hash,
   and editing the hash too breaks the next record's ``prev``.
-* With an HMAC key (``storage.audit_hmac_key_file``), a record carries ``"mac": "hmac-sha256"`` and its ``hash`` is
-  the HMAC-SHA256 of the same canonical JSON under that key. Such a record cannot be written or rewritten without
-  the key. Once a log holds a keyed record, every later record must be keyed; ``verify`` with the key also fails
-  when no record is keyed (a log rewritten without the key). Unkeyed records before the first keyed one (a log
-  that was keyed later) are protected too: rewriting them changes the ``prev`` that the first keyed record seals.
+* With an HMAC key (``storage.audit_hmac_key_file``, checked by ``config.credentials.load_key``), a record carries
+  ``"mac": "hmac-sha256"`` and its ``hash`` is the HMAC-SHA256 of the same canonical JSON under that key. Such a
+  record cannot be written or rewritten without the key. Once a log holds a keyed record, every later record must be
+  keyed; ``verify`` with the key also fails when no record is keyed (a log rewritten without the key). Unkeyed
+  records before the first keyed one (a log that was keyed later) are protected too: rewriting them changes the
+  ``prev`` that the first keyed record seals.
 
 Each record is written with a single ``write`` followed by ``fsync``, under a lock, so threads may share one
 ``AuditLog``. One process at a time may write a log: the file is held with an exclusive ``flock`` while open.

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgeanon.errors import AuditError
 from edgeanon.guidebook.audit.chain import check_lines
-from edgeanon.guidebook.audit.errors import AuditBusy, AuditError
 from edgeanon.guidebook.audit.files import count_newlines, fsync_dir, rfind_newline, write_all
 from edgeanon.guidebook.audit.purge import plan_purge
 from edgeanon.guidebook.audit.records import (
@@ -27,6 +27,10 @@ from edgeanon.guidebook.audit.records import (
     parse,
     seal,
 )
+
+
+class AuditBusy(AuditError):
+    """Another ``AuditLog`` (normally the running service) holds the log open for writing."""
 
 
 class AuditLog:
