@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import yaml
 
-from edgeanon.config.schema import parse_config
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.detections import Detections
 from edgeanon.run.camera import CameraCounting
 from tests.helpers.pipeline import DEFAULT_CONFIG

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from edgeanon.config.schema import MovementConfig, TrackerConfig, parse_config
+from edgeanon.config.cameras import MovementConfig
+from edgeanon.config.loader import parse_config
+from edgeanon.config.stages import AttributesConfig, TrackerConfig
 from edgeanon.counting.analytics.movement import MovementSettings
 from edgeanon.counting.tracking import TrackerSettings
 from edgeanon.pixels.detector import SessionSettings, Thresholds
@@ -47,8 +49,6 @@ def test_every_setting_comes_from_its_config_field():
 
 
 def test_attribute_settings_from_the_estimate_list():
-    from edgeanon.config.schema import AttributesConfig
-
     s = attribute_settings(AttributesConfig(estimate=["gender"], min_face_px=40, face_score=0.7, threads=2))
     assert (s.age, s.gender, s.min_face_px, s.face_score, s.threads) == (False, True, 40, 0.7, 2)
 

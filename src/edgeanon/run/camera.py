@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon.config.cameras import Camera
 from edgeanon.config.placement import geometry_problems
-from edgeanon.config.schema import Camera, Config
+from edgeanon.config.schema import Config
 from edgeanon.counting.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, ZoneAnalytics
 from edgeanon.counting.analytics.demographics import TrackAttributes
 from edgeanon.counting.analytics.geometry import to_pixels

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from edgeanon.config.schema import Config, FileSource
+from edgeanon.config.schema import Config
+from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.analytics import SiteOccupancy
 from edgeanon.counting.bins import FACE_OUTCOMES
