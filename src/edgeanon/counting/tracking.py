@@ -244,14 +244,55 @@ class Tracker:
         free_before = ~(alive | self._reset_pending)  # slots ending in this update are not reused in it
         live = alive.nonzero()[0]
 
-        # Predicted boxes of live tracks at time t.
+        state, dt, pred_xyxy = self._predict(live, t)
+        m_det, m_col, strong_cols = self._match(xyxy, high_idx, low_idx, live, state, dt, pred_xyxy, t)
+        m_slot = live[m_col]
+        just = self._correct(m_slot, state[m_col], dt[m_col], xyxy[m_det], t)
+        self._t_strong[live[strong_cols]] = t
+
+        # End tentative tracks that missed, and confirmed ones unseen for longer than max_age.
+        matched = np.zeros_like(alive)
+        matched[m_slot] = True
+        unmatched = alive & ~matched
+        end = unmatched & (~self._confirmed | (t - self._t_seen > s.max_age) | (t - self._t_strong > s.max_age))
+        end |= self._reset_pending
+        ended = end.nonzero()[0]
+        ended_confirmed = self._confirmed[ended]
+        alive[end] = False
+        self._reset_pending[:] = False
+
+        # Start tentative tracks from unmatched confident detections, on slots free before this update.
+        unused = high.copy()
+        unused[m_det] = False
+        new_det = (unused & (score >= s.new_track_score)).nonzero()[0]
+        new_slot, new_det = self._start(new_det, score, free_before.nonzero()[0], xyxy, t)
+
+        self._matched_prev[:] = matched
+        self._matched_prev[new_slot] = True
+
+        out_det = np.concatenate([m_det, new_det])
+        out_slot = np.concatenate([m_slot, new_slot])
+        out_just = np.concatenate([just, self._confirmed[new_slot]])
+        order = np.argsort(out_det, kind="stable")
+        out_det, out_slot, out_just = out_det[order], out_slot[order], out_just[order]
+        out = Detections(dets.xyxy[out_det], dets.score[out_det], self._ids[out_slot])
+        return TrackUpdate(out, out_slot, self._confirmed[out_slot], out_just, new_slot, ended, ended_confirmed, t)
+
+    def _predict(self, live: I64, t: float) -> tuple[F64, F64, F64]:
+        """The live slots' Kalman states, seconds since each was seen, and their predicted boxes (xyxy) at ``t``."""
         state = self._kf[live]
         dt = np.maximum(t - self._t_seen[live], 0.0)
         pred = state[:, _X] + state[:, _V] * dt[:, None]
         np.maximum(pred[:, 2:], 1.0, out=pred[:, 2:])
         half = pred[:, 2:] * 0.5
-        pred_xyxy = np.concatenate([pred[:, :2] - half, pred[:, :2] + half], axis=1)
+        return state, dt, np.concatenate([pred[:, :2] - half, pred[:, :2] + half], axis=1)
 
+    def _match(
+        self, xyxy: F64, high_idx: I64, low_idx: I64, live: I64, state: F64, dt: F64, pred_xyxy: F64, t: float
+    ) -> tuple[I64, I64, I64]:
+        """Detections matched to live tracks: (detection rows, columns of ``live``), and the columns a confident
+        detection matched (stages 1 and 1b; stage 2 matches weak ones)."""
+        s = self.settings
         # Stage 1: confident detections against every live track.
         r1, c1 = _associate(xyxy[high_idx], pred_xyxy, s.match_iou)
         open_cols = np.ones(live.size, bool)
@@ -282,37 +323,7 @@ class Tracker:
 
         m_det = np.concatenate([high_idx[r1], rest_high[r1b], low_idx[r2]])
         m_col = np.concatenate([c1, c1b, cand[c2]])
-        m_slot = live[m_col]
-        just = self._correct(m_slot, state[m_col], dt[m_col], xyxy[m_det], t)
-        self._t_strong[live[np.concatenate([c1, c1b])]] = t
-
-        # End tentative tracks that missed, and confirmed ones unseen for longer than max_age.
-        matched = np.zeros_like(alive)
-        matched[m_slot] = True
-        unmatched = alive & ~matched
-        end = unmatched & (~self._confirmed | (t - self._t_seen > s.max_age) | (t - self._t_strong > s.max_age))
-        end |= self._reset_pending
-        ended = end.nonzero()[0]
-        ended_confirmed = self._confirmed[ended]
-        alive[end] = False
-        self._reset_pending[:] = False
-
-        # Start tentative tracks from unmatched confident detections, on slots free before this update.
-        unused = high.copy()
-        unused[m_det] = False
-        new_det = (unused & (score >= s.new_track_score)).nonzero()[0]
-        new_slot, new_det = self._start(new_det, score, free_before.nonzero()[0], xyxy, t)
-
-        self._matched_prev[:] = matched
-        self._matched_prev[new_slot] = True
-
-        out_det = np.concatenate([m_det, new_det])
-        out_slot = np.concatenate([m_slot, new_slot])
-        out_just = np.concatenate([just, self._confirmed[new_slot]])
-        order = np.argsort(out_det, kind="stable")
-        out_det, out_slot, out_just = out_det[order], out_slot[order], out_just[order]
-        out = Detections(dets.xyxy[out_det], dets.score[out_det], self._ids[out_slot])
-        return TrackUpdate(out, out_slot, self._confirmed[out_slot], out_just, new_slot, ended, ended_confirmed, t)
+        return m_det, m_col, np.concatenate([c1, c1b])
 
     def _correct(self, slot: I64, state: F64, dt: F64, xyxy: F64, t: float) -> BOOL:
         """Kalman predict (by ``dt``) and update of matched slots; returns which became confirmed now."""
