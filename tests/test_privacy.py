@@ -354,7 +354,8 @@ def test_exported_labels_on_the_real_metrics_come_from_config_or_fixed_lists(tmp
     from edgeanon.counting.bins import FACE_OUTCOMES, KINDS
     from edgeanon.outputs.prometheus import INFERENCE_BUCKETS
     from edgeanon.pixels.detector.manifest import load_manifest
-    from tests.faults.helpers import base_config, clip_camera, running, wait_for, write_config
+    from tests.helpers.service import base_config, clip_camera, running, write_config
+    from tests.helpers.waiting import wait_for
 
     camera = clip_camera(
         "sample",

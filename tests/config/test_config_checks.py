@@ -16,8 +16,7 @@ import yaml
 from edgeanon.config.placement import geometry_problems
 from edgeanon.config.schema import ConfigError, parse_config
 from edgeanon.guidebook.notice import render_notice
-from tests.conftest import CLIP, STILLS
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.paths import CLIP, DEFAULT_CONFIG, STILLS
 
 BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
 

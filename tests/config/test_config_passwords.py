@@ -11,7 +11,7 @@ import yaml
 from edgeanon import logs
 from edgeanon.config.schema import ConfigError, parse_config
 from edgeanon.run.service import config_secrets
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.paths import DEFAULT_CONFIG
 
 SECRET = "Xq9-file-Secret-77"
 

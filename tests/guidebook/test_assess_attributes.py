@@ -9,7 +9,7 @@ import pytest
 from edgeanon.counting.bins import AGE_BANDS, GENDERS
 from edgeanon.guidebook import policy
 from edgeanon.guidebook.assess import MIN_FACE_PX, PHASES, assess, exit_code, render
-from tests.guidebook.test_assess import BASE, build, by_id, not_passing
+from tests.helpers.assessment import BASE, build, by_id, not_passing
 
 ATTR_PURPOSE = {
     "id": "attributes",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from edgeanon.guidebook.assess import assess, exit_code
-from tests.guidebook.test_assess import BASE, build, by_id
+from tests.helpers.assessment import BASE, build, by_id
 
 CHECK = "management.cleartext-passwords"
 

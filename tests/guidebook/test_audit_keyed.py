@@ -21,8 +21,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from edgeanon.guidebook.audit import MAC, AuditError, AuditLog, load_key, record_hash, verify
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.run.test_shutdown import start_run
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.runs import start_run
 
 KEY = b"k" * 32
 OTHER = b"o" * 32

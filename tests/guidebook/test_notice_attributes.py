@@ -11,7 +11,7 @@ from edgeanon.config.schema import Config, parse_config
 from edgeanon.counting.bins import AGE_BANDS, GENDERS
 from edgeanon.guidebook import notice
 from edgeanon.guidebook.notice import TEXT_WIDTH, kept_aggregates, movement_aggregates, render_notice
-from tests.guidebook.test_notice import CONFIGS, DISCARD, FMTS, LANGS, NO_IDENTIFICATION, check_html, contains
+from tests.helpers.notice import CONFIGS, DISCARD, FMTS, LANGS, NO_IDENTIFICATION, check_html, contains
 
 HEAD = """\
 operator: {name: Sakura Mart K.K., accountable: Store manager, contact: privacy@sakura-mart.example}

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
 from edgeanon.config.schema import Config, parse_config
 from edgeanon.counting.aggregate import Bucket, FrameResult
 from edgeanon.run.pipeline import Runner
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
+from tests.helpers.paths import DEFAULT_CONFIG
 
 
 @dataclass

@@ -4,7 +4,6 @@ a real StatusSink fed by today's store rows and by frames, and read by real head
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -17,13 +16,8 @@ from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult, LineB
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
 from edgeanon.web.pages import DRIFT_MIN_PEOPLE, DRIFT_SHARE, StatusPage, StatusSink, drift
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.web.test_browser import CHROMIUM, chromium
-
-NEEDS_CHROMIUM = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="chromium is not installed (apt-get install chromium); .ci/run installs it and CI never skips",
-)
+from tests.helpers.browser import NEEDS_CHROMIUM, chromium
+from tests.helpers.paths import DEFAULT_CONFIG
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ from edgeanon.outputs.prometheus import _CameraHealth
 from edgeanon.pixels import view
 from edgeanon.pixels.media import iter_video
 from edgeanon.web.pages import StatusPage, StatusSink
-from tests.conftest import CLIP
-from tests.helpers.pipeline import DEFAULT_CONFIG, run_to_end
+from tests.helpers.paths import CLIP, DEFAULT_CONFIG
+from tests.helpers.pipeline import run_to_end
 
 FILTERS = {
     "dark": "lutyuv=y=val*0.2",  # lights dimmed to a fifth

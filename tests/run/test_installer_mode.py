@@ -26,8 +26,8 @@ from edgeanon.config.schema import ConfigError, parse_config
 from edgeanon.guidebook.assess import assess
 from edgeanon.guidebook.notice import render_notice
 from edgeanon.web.pages import InstallerMode, ThrottledBoxes
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.run.test_shutdown import start_run
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.runs import start_run
 
 TZ = ZoneInfo("Asia/Tokyo")  # the demo config's aggregation.timezone
 HASH = "pbkdf2_sha256$100000$c2FsdHNhbHRzYWx0c2FsdA==$" + "A" * 43 + "="

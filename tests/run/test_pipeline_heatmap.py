@@ -15,7 +15,8 @@ import yaml
 
 from edgeanon.outputs.store import AggregateStore, StoreSink
 from edgeanon.run.pipeline import Runner
-from tests.helpers.pipeline import DEFAULT_CONFIG, RawObserver, RecordingSink, clip_config
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.pipeline import RawObserver, RecordingSink, clip_config
 from tests.helpers.store import T0
 
 ROWS = COLS = 8

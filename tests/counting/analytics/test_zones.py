@@ -9,7 +9,7 @@ import pytest
 
 from edgeanon.counting.analytics import DWELL_BUCKETS_S, Polygon, ZoneAnalytics
 from edgeanon.counting.tracks import TrackUpdate
-from tests.counting.analytics.synth import Obs, box_at, frame, stream
+from tests.helpers.synthetic_tracks import Obs, box_at, frame, stream
 
 FRAME = (640, 480)
 SQUARE = [(200, 200), (400, 200), (400, 400), (200, 400)]
