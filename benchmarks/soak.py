@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(args, result)
         return _verdict(result)
     _reexec_with_arena_limit()
-    from edgeanon.bench.command import describe_machine as describe
+    from edgeanon.bench.machine import describe_machine as describe
 
     started = dt.datetime.now(dt.UTC)
     out = run(args)
