@@ -113,13 +113,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _load_config(path: str | None):
-    from edgeanon.config.schema import default_config_path, load_config
+    from edgeanon.config.loader import default_config_path, load_config
 
     return load_config(path or default_config_path())
 
 
 def _config_path(path: str | None) -> Path:
-    from edgeanon.config.schema import default_config_path
+    from edgeanon.config.loader import default_config_path
 
     return Path(path) if path else default_config_path()
 
@@ -131,14 +131,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_notice(args: argparse.Namespace) -> int:
-    from edgeanon.guidebook.notice import render_notice
+    from edgeanon.guidebook.notice.render import render_notice
 
     sys.stdout.write(render_notice(_load_config(args.config), args.lang, args.format))
     return 0
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from edgeanon.guidebook.assess import assess, exit_code, render
+    from edgeanon.guidebook.assess.checklist import assess
+    from edgeanon.guidebook.assess.report import exit_code, render
 
     path = _config_path(args.config)
     items = assess(_load_config(str(path)), path=path)
@@ -156,8 +157,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import re
 
-    from edgeanon.guidebook.audit import load_key
-    from edgeanon.guidebook.audit_check import check_audit_log
+    from edgeanon.config.credentials import load_key
+    from edgeanon.guidebook.audit.check import check_audit_log
 
     head = args.expected_head
     if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head.strip().lower()):

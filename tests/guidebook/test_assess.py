@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 
-from edgeanon.config.schema import Config, load_config
-from edgeanon.guidebook.assess import PHASES, Item, assess, exit_code, is_loopback, justification_problem, render
+from edgeanon.config.loader import load_config
+from edgeanon.config.names import is_loopback
+from edgeanon.config.schema import Config
+from edgeanon.guidebook.assess.checklist import assess
+from edgeanon.guidebook.assess.item import PHASES, Item
+from edgeanon.guidebook.assess.justification import justification_problem
+from edgeanon.guidebook.assess.report import exit_code, render
 from tests.helpers.assessment import BASE, DROP, build, by_id, not_passing
 from tests.helpers.paths import ROOT
 

@@ -8,8 +8,11 @@ import unicodedata
 
 import pytest
 
-from edgeanon.config.schema import Config, parse_config
-from edgeanon.guidebook.notice import NOTICE_CONTENT_TYPE, TEXT_WIDTH, kept_aggregates, render_notice
+from edgeanon.config.loader import parse_config
+from edgeanon.config.schema import Config
+from edgeanon.guidebook.notice.content import kept_aggregates
+from edgeanon.guidebook.notice.plain_text import TEXT_WIDTH
+from edgeanon.guidebook.notice.render import NOTICE_CONTENT_TYPE, render_notice
 from tests.helpers.notice import (
     CONFIGS,
     DISCARD,

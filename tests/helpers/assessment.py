@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
-from edgeanon.config.schema import Config, parse_config
-from edgeanon.guidebook.assess import Item
+from edgeanon.config.loader import parse_config
+from edgeanon.config.schema import Config
+from edgeanon.guidebook.assess.item import Item
 
 DROP = object()  # an override value that removes the key
 

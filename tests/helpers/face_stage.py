@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from edgeanon.config.schema import parse_config
+from edgeanon.config.loader import parse_config
 from tests.helpers.paths import DEFAULT_CONFIG
 
 JUSTIFICATION = "Estimate the age band and gender mix of people passing, kept only as statistics per hour."

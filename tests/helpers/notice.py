@@ -7,7 +7,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-from edgeanon.config.schema import load_config
+from edgeanon.config.loader import load_config
 from tests.helpers.paths import ROOT
 
 CONFIGS = {name: load_config(ROOT / "configs" / f"{name}.yaml") for name in ("default", "store-example")}

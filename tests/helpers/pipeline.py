@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from edgeanon.config.schema import Config, parse_config
+from edgeanon.config.loader import parse_config
+from edgeanon.config.schema import Config
 from edgeanon.counting.aggregate import Bucket, FrameResult
 from edgeanon.run.pipeline import Runner
 from tests.helpers.paths import DEFAULT_CONFIG

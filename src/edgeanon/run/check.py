@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from edgeanon.config.cameras import Camera
+from edgeanon.config.loader import load_config, located_errors
 from edgeanon.config.placement import Problem, geometry_problems
-from edgeanon.config.schema import Camera, FileSource, load_config, located_errors
+from edgeanon.config.sources import FileSource
 from edgeanon.errors import EdgeanonError, ModelError
 from edgeanon.pixels.capture import resolve_file
 from edgeanon.pixels.detector.manifest import resolve

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from edgeanon.config.schema import ConfigError, Retention, Storage, load_config
-from edgeanon.guidebook.audit import AuditError, AuditLog
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.governance import Retention
+from edgeanon.config.loader import load_config
+from edgeanon.config.outputs import Storage
+from edgeanon.errors import AuditError
+from edgeanon.guidebook.audit.writer import AuditLog
 from edgeanon.run.coredumps import forbid_core_dumps
 from edgeanon.run.service import RunOptions, serve
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from edgeanon.config.schema import Config
 from edgeanon.errors import EdgeanonError
-from edgeanon.guidebook.audit import AuditBusy, AuditLog
+from edgeanon.guidebook.audit.writer import AuditBusy, AuditLog
 from edgeanon.outputs.rollup import render, roll_up
 from edgeanon.outputs.store import AggregateStore
 

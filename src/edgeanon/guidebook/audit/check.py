@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeanon.errors import EdgeanonError
-from edgeanon.guidebook.audit import format_verify, verify
+from edgeanon.guidebook.audit.chain import format_verify, verify
 
 
 def check_audit_log(path: Path, key: bytes | None = None, expected_head: str | None = None) -> int:
