@@ -23,7 +23,8 @@ import pytest
 from pydantic import SecretStr
 
 from edgeanon.config.schema import Camera, DeviceSource, UrlSource
-from edgeanon.pixels.capture import POOL_SIZE, CameraReader, Fate, FramePool
+from edgeanon.pixels.capture import CameraReader
+from edgeanon.pixels.frames import POOL_SIZE, Fate, FramePool
 from tests.helpers.capture import (
     CLIP,
     CLIP_FPS,

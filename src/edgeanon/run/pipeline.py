@@ -32,8 +32,9 @@ from edgeanon.counting.tracking import Tracker, TrackerSettings
 from edgeanon.counting.tracks import TrackUpdate
 from edgeanon.guidebook import policy
 from edgeanon.outputs.live import CameraStatus
-from edgeanon.pixels.capture import CameraReader, Fate, Frame, lower_thread_priority
+from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import PersonDetector, SessionSettings, Thresholds, load_detector
+from edgeanon.pixels.frames import Fate, Frame
 from edgeanon.run.schedule import OpeningHours
 
 log = logging.getLogger("edgeanon.pipeline")
