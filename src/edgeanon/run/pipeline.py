@@ -35,7 +35,7 @@ from edgeanon.outputs.live import CameraStatus
 from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import PersonDetector, SessionSettings, Thresholds, load_detector
 from edgeanon.pixels.frames import Fate, Frame
-from edgeanon.run.schedule import OpeningHours
+from edgeanon.run.schedule import OpenClock
 
 log = logging.getLogger("edgeanon.pipeline")
 
@@ -321,11 +321,11 @@ class Runner:
         detectors: Sequence[PersonDetector] | None = None,
         wall_clock: Callable[[], float] = time.time,
         site: SiteOccupancy | None = None,
-        hours: OpeningHours | None = None,
+        hours: OpenClock | None = None,
     ) -> None:
         self.cfg = cfg
         self._ready = threading.Condition()
-        self.hours = hours or OpeningHours(cfg.schedule, cfg.aggregation.timezone)
+        self.hours = hours or OpenClock(cfg.schedule, cfg.aggregation.timezone)
         # A file that is not played in real time is read as fast as the detector goes, dropping nothing.
         self.readers = [
             CameraReader(
