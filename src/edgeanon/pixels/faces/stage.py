@@ -110,8 +110,8 @@ class AttributeStage:
     ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.uint8]]:
         """frame: (H, W, 3) uint8 BGR at its own resolution; boxes: (n, 4) float32 xyxy person boxes in frame pixels.
 
-        Returns age_band int8 (n,) (index into AGE_BANDS, -1 unknown), gender int8 (n,) (index into GENDERS, -1)
-        and outcome uint8 (n,) (Outcome).
+        Returns age_band int8 (n,) (index into ``counting.bins.AGE_BANDS``, -1 unknown), gender int8 (n,)
+        (index into ``counting.bins.GENDERS``, -1) and outcome uint8 (n,) (Outcome).
         """
         n = len(boxes)
         age = np.full(n, -1, np.int8)
