@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
-from edgeanon.config.schema import Camera, DeviceSource, UrlSource
+from edgeanon.config.cameras import Camera
+from edgeanon.config.sources import DeviceSource, UrlSource
 from edgeanon.pixels.capture import CameraReader
 from edgeanon.pixels.frames import POOL_SIZE, Fate, FramePool
 from tests.helpers.capture import (

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edgeanon.config.schema import OpeningHours, Schedule
+from edgeanon.config.governance import OpeningHours, Schedule
 from edgeanon.run.schedule import OpenClock
 
 WEEKDAYS = Schedule(hours=[OpeningHours(days=["mon", "tue", "wed", "thu", "fri"], open="10:00", close="20:00")])

@@ -22,37 +22,19 @@ from edgeanon.errors import EdgeanonError
 
 
 def build_runner(cfg, detectors=None) -> tuple[Any, Callable[[], None]]:
-    """A ``Runner`` with what ``edgeanon run --quiet`` attaches (service.serve), so their per-frame cost counts too.
-
-    That is the aggregate store (here in a temporary directory, removed by the returned cleanup), the
-    Prometheus sink, the status page's sink and the /setup live-box tap; no console and no web server
-    (an unscraped server costs nothing per frame). The one place bench wires sinks to a runner.
+    """A ``Runner`` wired as ``edgeanon run --quiet`` wires it (``run.wiring``), so the sinks' per-frame cost counts
+    too. Its aggregate store is in a temporary directory, removed by the returned cleanup; no web server (an
+    unscraped server costs nothing per frame). The one place bench wires sinks to a runner.
     """
     import tempfile
     from pathlib import Path
 
-    from edgeanon.outputs.prometheus import PrometheusSink
-    from edgeanon.outputs.store import AggregateStore, StoreSink
-    from edgeanon.run import service
-    from edgeanon.run.pipeline import Runner
-    from edgeanon.web.pages import StatusSink
+    from edgeanon.outputs.store import AggregateStore
+    from edgeanon.run.wiring import wire
 
-    runner = Runner(cfg, [], detectors=detectors)
     tmp = tempfile.TemporaryDirectory(prefix="edgeanon-bench-")
     store = AggregateStore(Path(tmp.name) / "aggregates.db", retention_days=cfg.retention.aggregates_days)
-    runner.aggregator.sinks.append(StoreSink(store))
-    layout = {
-        c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines], [z.name for z in c.zones if z.queue])
-        for c in cfg.cameras
-    }
-    heat = next(((c.heatmap.rows, c.heatmap.cols) for c in cfg.cameras if c.heatmap), None)
-    prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, heatmap_shape=heat, purposes=cfg.purpose_ids)
-    runner.aggregator.sinks.append(prom)
-    runner.aggregator.sinks.append(StatusSink(cfg))
-    live_boxes = getattr(service, "_live_boxes", None)
-    if live_boxes is not None:
-        live_boxes(runner)
-    return runner, tmp.cleanup
+    return wire(cfg, store, detectors=detectors).runner, tmp.cleanup
 
 
 def counters(runner) -> dict[str, dict[str, int]]:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import cv2
 
-from edgeanon.config.schema import Camera, FileSource
+from edgeanon.config.cameras import Camera
+from edgeanon.config.sources import FileSource
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.pixels import view
 from edgeanon.pixels.frames import Buffer, Fate, Frame, FramePool, FrameSlot

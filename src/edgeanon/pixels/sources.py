@@ -7,7 +7,8 @@ from pathlib import Path
 
 import cv2
 
-from edgeanon.config.schema import Camera, DeviceSource, FileSource, UrlSource
+from edgeanon.config.cameras import Camera
+from edgeanon.config.sources import DeviceSource, FileSource, UrlSource
 
 Source = DeviceSource | FileSource | UrlSource
 FIRST_BACKOFF_S = 0.25

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from edgeanon.config.schema import Camera, Config
+from edgeanon.config.cameras import Camera
+from edgeanon.config.schema import Config
 from edgeanon.counting.aggregate import Bucket, FrameResult
 from edgeanon.outputs.live import CameraStatus
 
