@@ -12,9 +12,9 @@ from edgeanon.config.loader import load_config, located_errors
 from edgeanon.config.placement import Problem, geometry_problems
 from edgeanon.config.sources import FileSource
 from edgeanon.errors import EdgeanonError, ModelError
-from edgeanon.pixels.capture import resolve_file
 from edgeanon.pixels.detector.manifest import resolve
 from edgeanon.pixels.media import frame_size
+from edgeanon.pixels.sources import resolve_file
 
 log = logging.getLogger("edgeanon")
 
