@@ -268,8 +268,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     import time
     from zoneinfo import ZoneInfo
 
+    from edgeanon.counting.rollup import render, roll_up
     from edgeanon.guidebook.audit import AuditBusy, AuditLog
-    from edgeanon.outputs.rollup import render, roll_up
     from edgeanon.outputs.store import AggregateStore
 
     cfg = _load_config(args.config)

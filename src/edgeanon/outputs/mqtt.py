@@ -33,7 +33,8 @@ import paho.mqtt.client as mqtt
 from edgeanon import __version__
 from edgeanon.counting.aggregate import Bucket, FrameResult
 from edgeanon.outputs.live import CameraStatus
-from edgeanon.outputs.store import MAX_BACKLOG, bucket_rows
+from edgeanon.outputs.store import MAX_BACKLOG
+from edgeanon.outputs.store_rows import bucket_rows
 
 log = logging.getLogger("edgeanon.mqtt")
 
@@ -102,7 +103,7 @@ def _number(v: float) -> int | float | None:
 
 def bucket_messages(bucket: Bucket, site: str, topics: Topics) -> list[tuple[str, bytes]]:
     """The bucket as (topic, JSON) pairs: one per camera, then the site. Values are the store's rows for the same
-    bucket (``store.bucket_rows``), grouped by scope, so the two never disagree."""
+    bucket (``store_rows.bucket_rows``), grouped by scope, so the two never disagree."""
     head = {"bucket_start": int(bucket.start), "bucket_seconds": int(bucket.length), "partial": bool(bucket.partial)}
     cams: dict[str, dict] = {
         cam: {"site": site, "camera": cam, **head, "metrics": {}, "zones": {}, "lines": {}, "attributes": {}}
