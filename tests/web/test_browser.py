@@ -23,7 +23,7 @@ import yaml
 
 from edgeanon.counting.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.outputs.store import AggregateStore
-from edgeanon.web.pages import NO_IMAGE_LINE
+from edgeanon.web.page import NO_IMAGE_LINE
 from tests.helpers.pipeline import DEFAULT_CONFIG
 from tests.run.test_shutdown import scrape, start_run
 

@@ -280,7 +280,8 @@ def attach_sinks(runner, cfg) -> Callable[[], None]:
     from edgeanon.outputs.prometheus import PrometheusSink
     from edgeanon.outputs.store import AggregateStore, StoreSink
     from edgeanon.run import service
-    from edgeanon.web.pages import StatusSink
+    from edgeanon.run.views import site_view
+    from edgeanon.web.status_sink import StatusSink
 
     tmp = tempfile.TemporaryDirectory(prefix="edgeanon-bench-")
     store = AggregateStore(Path(tmp.name) / "aggregates.db", retention_days=cfg.retention.aggregates_days)
@@ -292,7 +293,7 @@ def attach_sinks(runner, cfg) -> Callable[[], None]:
     heat = next(((c.heatmap.rows, c.heatmap.cols) for c in cfg.cameras if c.heatmap), None)
     prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, heatmap_shape=heat, purposes=cfg.purpose_ids)
     runner.aggregator.sinks.append(prom)
-    runner.aggregator.sinks.append(StatusSink(cfg))
+    runner.aggregator.sinks.append(StatusSink(site_view(cfg)))
     live_boxes = getattr(service, "_live_boxes", None)
     if live_boxes is not None:
         live_boxes(runner)

@@ -37,8 +37,12 @@ def serve(cfg: Config, opts: RunOptions) -> int:
     from edgeanon.outputs.prometheus import PrometheusSink
     from edgeanon.outputs.store import AggregateStore, StoreSink
     from edgeanon.run.pipeline import Runner
-    from edgeanon.web.pages import SETUP_CSP, InstallerMode, SetupPage, StatusPage, StatusSink, ThrottledBoxes
+    from edgeanon.run.views import site_view
+    from edgeanon.web.live_boxes import ThrottledBoxes
     from edgeanon.web.server import App, BasicAuth, WebServer, liveness, readiness
+    from edgeanon.web.setup import SETUP_CSP, InstallerMode, SetupPage
+    from edgeanon.web.status import StatusPage
+    from edgeanon.web.status_sink import StatusSink
 
     logs.add_secrets(config_secrets(cfg))  # before anything that could log a URL or a config value
     logs.set_timezone(cfg.aggregation.timezone)  # one rule: the site's local time, with its offset
@@ -100,7 +104,7 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         raise
     prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, heatmap_shape=heat, purposes=cfg.purpose_ids)
     runner.aggregator.sinks.append(prom)
-    live = StatusSink(cfg)
+    live = StatusSink(site_view(cfg))
     live.seed(store.rows(live.midnight()))  # today's crossings from earlier runs
     runner.aggregator.sinks.append(live)
     prom.registry.register(_StoreHealth(store_sink))
@@ -150,8 +154,8 @@ def serve(cfg: Config, opts: RunOptions) -> int:
         open_paths=open_paths,
     )
     installer = InstallerMode(cfg.setup_until_ts())
-    status_page = StatusPage(cfg, runner.statuses, live, rows=store.rows, installer=installer)
-    setup_page = SetupPage(cfg, runner.statuses, ThrottledBoxes(boxes))
+    status_page = StatusPage(site_view(cfg), runner.statuses, live, rows=store.rows, installer=installer)
+    setup_page = SetupPage(site_view(cfg), runner.statuses, ThrottledBoxes(boxes))
 
     def setup(environ: dict[str, Any]) -> tuple[int, str, bytes]:
         if not installer.active():  # off unless http.setup_until is set and has not passed
@@ -359,7 +363,7 @@ def _warn_exposure(cfg: Config, port: int) -> None:
 def _live_boxes(runner):
     """Where /setup reads the latest boxes: ``CameraAnalytics.last_boxes`` when the pipeline provides it, else a
     tap on each tracker's ``update`` that keeps only the newest frame's confirmed boxes (see ``LiveBoxes``)."""
-    from edgeanon.web.pages import LiveBoxes
+    from edgeanon.web.live_boxes import LiveBoxes
 
     live = LiveBoxes()
     for cam, a in runner.analytics.items():
