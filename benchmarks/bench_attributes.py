@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
-    from edgeanon.bench.command import describe_machine
+    from edgeanon.bench.machine import describe_machine
 
     rows = []
     for threads in args.threads:

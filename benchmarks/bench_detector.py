@@ -129,7 +129,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]), args.rounds, args.per_round, args.spinning)))
         return
-    from edgeanon.bench.command import describe_machine as describe
+    from edgeanon.bench.machine import describe_machine as describe
 
     configs = []
     for model in args.models:

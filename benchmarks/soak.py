@@ -4,9 +4,10 @@
     python benchmarks/soak.py --ci           # about 60 s (20 s warm-up, a sample every 5 s)
     python benchmarks/soak.py --duration 600 --warmup 120 --interval 10 --json out.json --markdown out.md
 
-The pipeline runs in this process, wired as `edgeanon run` wires it: the shipped default config (the bundled
-clip played in real time, looped, int8 NanoDet, one zone, one line), a real SQLite store in a temporary
-directory and the Prometheus sink, whose exposition is rendered at every sample as a scrape would. In-process,
+The pipeline runs in this process, wired as `edgeanon run --quiet` wires it (``run.wiring``): the shipped default
+config (the bundled clip played in real time, looped, int8 NanoDet, one zone, one line), a real SQLite store in a
+temporary directory, the Prometheus sink, whose exposition is rendered at every sample as a scrape would, and the
+status page's sink (plus MQTT and push when the config has them). In-process,
 so that the bounded structures can be read directly: each camera's tracker (live tracks against its capacity)
 and the numpy state arrays of its lines and zones (their ``nbytes`` must never change), the latency ring and
 the store backlog.
@@ -214,25 +215,18 @@ def sample(runner, sinks: dict, t0: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edgeanon.outputs.prometheus import PrometheusSink
-    from edgeanon.outputs.store import AggregateStore, StoreSink
-    from edgeanon.run.pipeline import Runner
+    from edgeanon.outputs.store import AggregateStore
+    from edgeanon.run.wiring import wire
 
     with tempfile.TemporaryDirectory(prefix="edgeanon-soak-") as tmp:
         cfg, cfg_name = _config(args.config, Path(tmp))
         store = AggregateStore(cfg.storage.store_path(), retention_days=cfg.retention.aggregates_days)
-        store_sink = StoreSink(store)
-        runner = Runner(cfg, [store_sink])
-        layout = {
-            c.id: ([z.name for z in c.zones], [ln.name for ln in c.lines], [z.name for z in c.zones if z.queue])
-            for c in cfg.cameras
-        }
-        prom = PrometheusSink(layout, runner.model_sha256, runner.statuses, purposes=cfg.purpose_ids)
-        runner.aggregator.sinks.append(prom)
-        sinks = {"store": store_sink, "prometheus": prom}
+        wired = wire(cfg, store)  # the sinks of `edgeanon run --quiet`
+        runner = wired.runner
+        sinks = {"store": wired.store_sink, "prometheus": wired.prometheus}
         samples: list[dict] = []
         t0 = time.monotonic()
-        runner.start()
+        wired.start()
         next_sample = t0 + args.interval
         end = t0 + args.duration
         try:
@@ -428,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(args, result)
         return _verdict(result)
     _reexec_with_arena_limit()
-    from edgeanon.bench.command import describe_machine as describe
+    from edgeanon.bench.machine import describe_machine as describe
 
     started = dt.datetime.now(dt.UTC)
     out = run(args)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgeanon.bench.command import baseline_table, capacity_table, throughput_table
+from edgeanon.bench.report import baseline_table, capacity_table, throughput_table
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

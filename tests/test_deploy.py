@@ -33,7 +33,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 ENTRYPOINT = ROOT / "deploy" / "docker" / "entrypoint.sh"
 DOCKER_CONFIG = ROOT / "deploy" / "docker" / "edgeanon.yaml"
-UNIT = ROOT / "deploy" / "systemd" / "edgeanon.run.service"
+UNIT = ROOT / "deploy" / "systemd" / "edgeanon.service"
 PROM = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "edgeanon-dashboard.json"
 PROMTOOL = shutil.which("promtool")
@@ -504,7 +504,7 @@ def read_unit(path: Path = UNIT) -> dict[str, dict[str, list[str]]]:
 
 def test_systemd_unit_has_the_required_settings(cli_help):
     from edgeanon.config.schema import load_config
-    from edgeanon.run.service import LIVENESS_S
+    from edgeanon.run.wiring import LIVENESS_S
 
     unit = read_unit()
     svc = {k: v[-1] for k, v in unit["Service"].items()}
@@ -544,7 +544,7 @@ def _verifiable_copy(tmp_path: Path) -> Path:
     script = shutil.which("edgeanon", path=str(Path(sys.executable).parent)) or shutil.which("edgeanon")
     if script is None:
         pytest.skip("no edgeanon console script installed to point ExecStart at")
-    unit = tmp_path / "edgeanon.run.service"
+    unit = tmp_path / "edgeanon.service"
     unit.write_text(UNIT.read_text().replace("/usr/local/bin/edgeanon ", f"{script} "))
     return unit
 
@@ -556,7 +556,7 @@ def test_systemd_analyze_verify(tmp_path):
     proc = subprocess.run(
         [SYSTEMD_ANALYZE, "verify", "--man=no", str(unit)], check=False, capture_output=True, text=True, timeout=120
     )
-    complaints = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "edgeanon.run.service" in ln]
+    complaints = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "edgeanon.service" in ln]
     assert proc.returncode == 0 and complaints == [], proc.stdout + proc.stderr
     # the hardening adds up: systemd's own exposure score stays low (0 best, 10 worst; the threshold is x10)
     sec = subprocess.run(

@@ -35,7 +35,7 @@ def test_gate_once_then_on_change_then_after_the_interval():
     [
         (REFUSED, True),
         ("[ERROR:0@12.345] global cap_ffmpeg_impl.hpp (1234) open failed", True),
-        ("2026-11-26 22:08:00.123+09:00 WARNING edgeanon.pixels.capture: camera door: down", False),
+        ("2026-11-26 22:08:00.123+09:00 WARNING edgeanon.capture: camera door: down", False),
         ("[not ffmpeg] something", False),
     ],
 )

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from edgeanon.bench import command as bench
+from edgeanon.bench.machine import isa_summary
 
 STAGES = {"decode", "preprocess", "inference", "postprocess", "detect", "track", "analytics", "sinks"}
 
@@ -115,5 +116,5 @@ def test_camera_counts_refuses(text):
 
 
 def test_isa_summary_groups_the_flags():
-    isa = bench.isa_summary(["avx2", "avx512f", "avx_vnni"])
+    isa = isa_summary(["avx2", "avx512f", "avx_vnni"])
     assert isa == {"AVX2": True, "AVX-512": True, "VNNI": True, "AMX": False, "NEON": False}

@@ -320,7 +320,7 @@ def test_topic_prefix_from_the_config(broker, monkeypatch):
     from types import SimpleNamespace
 
     from edgeanon.config.schema import parse_config
-    from edgeanon.run.service import _mqtt_sink
+    from edgeanon.run.wiring import mqtt_sink
     from tests.helpers.pipeline import DEFAULT_CONFIG
 
     text = DEFAULT_CONFIG.read_text() + (
@@ -328,7 +328,7 @@ def test_topic_prefix_from_the_config(broker, monkeypatch):
         " password_env: EDGEANON_TEST_MQTT_PW, reconnect_max_s: 1}\n"
     )
     monkeypatch.setenv("EDGEANON_TEST_MQTT_PW", PASSWORD)
-    sink = _mqtt_sink(parse_config(text), SimpleNamespace(statuses=up("sample")))
+    sink = mqtt_sink(parse_config(text), SimpleNamespace(statuses=up("sample")))
     sub = Subscriber(broker.port, "#")
     sink.start()
     try:

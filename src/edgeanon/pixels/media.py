@@ -67,6 +67,8 @@ def video_info(path: Path) -> tuple[float, int]:
         raise SourceError(f"{path}: no such file")
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     try:
+        if not cap.isOpened():
+            raise SourceError(f"{path}: cannot open as a video (unsupported or corrupt)")
         return float(cap.get(cv2.CAP_PROP_FPS) or 0.0), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     finally:
         cap.release()
@@ -84,3 +86,19 @@ def frame_size(path: Path) -> tuple[int, int] | None:
     finally:
         cap.release()
     return (w, h) if w > 0 and h > 0 else None
+
+
+def read_frame(path: Path, index: int) -> npt.NDArray[np.uint8] | None:
+    """Decode the one frame at ``index`` (None when there is none); the caller zeroes it once it is done."""
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    return frame if ok else None
+
+
+def opencv_version() -> str:
+    """The OpenCV build that decodes the video here, for reports that name the machine (``edgeanon bench``)."""
+    return cv2.__version__

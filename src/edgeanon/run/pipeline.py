@@ -88,6 +88,12 @@ class CameraAnalytics:
         self.movement = MovementSettings(**mv.model_dump()) if mv is not None else MovementSettings()
         self.motion: list[ZoneMotion] = []  # aligned with self.zones; only with zone_heading / zone_speed
         self.groups: list[LineGroups] = []  # aligned with self.lines; only with line_group_size
+        self._last_boxes = np.zeros((0, 4), np.float32)  # tracking side; read by /setup
+
+    @property
+    def last_boxes(self) -> npt.NDArray[np.float32]:
+        """The latest tracker step's confirmed boxes, (n, 4) xyxy in frame pixels; (0, 4) when there are none."""
+        return self._last_boxes
 
     def _build(self, size: tuple[int, int]) -> None:
         cam, cap = self.cam, self.capacity
@@ -140,6 +146,7 @@ class CameraAnalytics:
         if self.exclude_for(size) is not None and len(dets):
             dets = dets[self._exclude.keep(dets.anchors)]  # type: ignore[union-attr]
         tu = self.tracker.update(dets, t)
+        self._last_boxes = np.array(tu.dets.xyxy[tu.confirmed], np.float32).reshape(-1, 4)  # one atomic replace
         if self.attempted is not None:
             self.attempted[tu.started] = False
         timings["track"] += time.perf_counter() - t0
