@@ -162,7 +162,7 @@ def slope_ci(ts: list[float], ys: list[float]) -> dict:
 def _config(path: Path | None, data_dir: Path):
     import yaml
 
-    from edgeanon.config.schema import default_config_path, parse_config
+    from edgeanon.config.loader import default_config_path, parse_config
 
     src = path or default_config_path()
     data = yaml.safe_load(Path(src).read_text(encoding="utf-8"))

@@ -238,7 +238,8 @@ def test_dockerfile_commands_resolve(dockerfile, cli_help):
 
 
 def test_dockerfile_runtime_settings(dockerfile):
-    from edgeanon.config.schema import HttpConfig, load_config
+    from edgeanon.config.http_server import HttpConfig
+    from edgeanon.config.loader import load_config
 
     _, stages = dockerfile
     runtime = stages[-1]
@@ -503,7 +504,7 @@ def read_unit(path: Path = UNIT) -> dict[str, dict[str, list[str]]]:
 
 
 def test_systemd_unit_has_the_required_settings(cli_help):
-    from edgeanon.config.schema import load_config
+    from edgeanon.config.loader import load_config
     from edgeanon.run.wiring import LIVENESS_S
 
     unit = read_unit()
@@ -705,7 +706,7 @@ def test_dashboard_is_a_complete_grafana_dashboard():
 
 def test_shipped_configs_agree_with_the_unit_and_image():
     """The scrape config's targets use the device's default port, and the relabelling keeps every target labelled."""
-    from edgeanon.config.schema import HttpConfig
+    from edgeanon.config.http_server import HttpConfig
 
     cfg = yaml.safe_load((PROM / "prometheus.yml").read_text())
     (job,) = [j for j in cfg["scrape_configs"] if j["job_name"] == "edgeanon"]

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import yaml
 
-from edgeanon.config.schema import UrlSource
+from edgeanon.config.sources import UrlSource
 from edgeanon.logs import MASK, JsonFormatter, Redactor
 from edgeanon.web.server import hash_password
 from tests.helpers.pipeline import DEFAULT_CONFIG

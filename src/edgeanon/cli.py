@@ -176,13 +176,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _load_config(path: str | None):
-    from edgeanon.config.schema import default_config_path, load_config
+    from edgeanon.config.loader import default_config_path, load_config
 
     return load_config(path or default_config_path())
 
 
 def _config_path(path: str | None) -> Path:
-    from edgeanon.config.schema import default_config_path
+    from edgeanon.config.loader import default_config_path
 
     return Path(path) if path else default_config_path()
 
@@ -190,7 +190,7 @@ def _config_path(path: str | None) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     import hashlib
 
-    from edgeanon.config.schema import ConfigError
+    from edgeanon.config.errors import ConfigError
     from edgeanon.run.coredumps import forbid_core_dumps
     from edgeanon.run.service import RunOptions, serve
 
@@ -212,8 +212,10 @@ def _audit_refusal(path: Path, message: str) -> None:
 
     import yaml
 
-    from edgeanon.config.schema import Retention, Storage
-    from edgeanon.guidebook.audit import AuditError, AuditLog
+    from edgeanon.config.governance import Retention
+    from edgeanon.config.outputs import Storage
+    from edgeanon.errors import AuditError
+    from edgeanon.guidebook.audit.writer import AuditLog
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -233,14 +235,15 @@ def _audit_refusal(path: Path, message: str) -> None:
 
 
 def cmd_notice(args: argparse.Namespace) -> int:
-    from edgeanon.guidebook.notice import render_notice
+    from edgeanon.guidebook.notice.render import render_notice
 
     sys.stdout.write(render_notice(_load_config(args.config), args.lang, args.format))
     return 0
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
-    from edgeanon.guidebook.assess import assess, exit_code, render
+    from edgeanon.guidebook.assess.checklist import assess
+    from edgeanon.guidebook.assess.report import exit_code, render
 
     path = _config_path(args.config)
     items = assess(_load_config(str(path)), path=path)
@@ -269,7 +272,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from edgeanon.counting.rollup import render, roll_up
-    from edgeanon.guidebook.audit import AuditBusy, AuditLog
+    from edgeanon.guidebook.audit.writer import AuditBusy, AuditLog
     from edgeanon.outputs.store import AggregateStore
 
     cfg = _load_config(args.config)
@@ -319,7 +322,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     import re
 
-    from edgeanon.guidebook.audit import format_verify, load_key, verify
+    from edgeanon.config.credentials import load_key
+    from edgeanon.guidebook.audit.chain import format_verify, verify
 
     head = args.expected_head
     if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head.strip().lower()):
@@ -346,7 +350,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from edgeanon.config.schema import FileSource, located_errors
+    from edgeanon.config.loader import located_errors
+    from edgeanon.config.sources import FileSource
     from edgeanon.errors import ModelError
     from edgeanon.pixels.detector.manifest import resolve
 

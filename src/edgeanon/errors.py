@@ -15,3 +15,7 @@ class ModelError(EdgeanonError):
 
 class SourceError(EdgeanonError):
     """A video source or image cannot be opened or read."""
+
+
+class AuditError(EdgeanonError):
+    """The audit log cannot be opened, written, purged or trusted, or its HMAC key file is unusable."""

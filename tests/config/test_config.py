@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edgeanon.config.schema import Config, ConfigError, UrlSource, load_config, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import load_config, parse_config
+from edgeanon.config.schema import Config
+from edgeanon.config.sources import UrlSource
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = """\

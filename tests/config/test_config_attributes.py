@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from edgeanon.config.schema import ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.guidebook import policy
-from edgeanon.guidebook.notice import render_notice
+from edgeanon.guidebook.notice.render import render_notice
 
 BASE = """\
 operator: {name: Shop K.K., accountable: manager, contact: privacy@shop.example}

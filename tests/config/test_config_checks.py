@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.config.placement import geometry_problems
-from edgeanon.config.schema import ConfigError, parse_config
-from edgeanon.guidebook.notice import render_notice
+from edgeanon.guidebook.notice.render import render_notice
 from tests.conftest import CLIP, STILLS
 from tests.helpers.pipeline import DEFAULT_CONFIG
 
@@ -244,7 +245,7 @@ def test_audit_verify_missing_or_unreadable_exits_2_tampered_exits_1(tmp_path):
     assert proc.returncode == 2 and "no audit log" in proc.stderr
     proc = cli("audit", "verify", "--file", str(tmp_path))
     assert proc.returncode == 2 and "not a file" in proc.stderr
-    from edgeanon.guidebook.audit import AuditLog
+    from edgeanon.guidebook.audit.writer import AuditLog
 
     log = tmp_path / "audit.jsonl"
     with AuditLog(log, retention_days=10) as audit:
@@ -299,7 +300,7 @@ def test_justification_per_language_reaches_each_notice():
 
 
 def test_justification_mapping_needs_both_languages_and_assess_checks_each():
-    from edgeanon.guidebook.assess import assess
+    from edgeanon.guidebook.assess.checklist import assess
 
     data = config()
     data["purposes"][1]["justification"] = {"ja": JA}

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from edgeanon import logs
-from edgeanon.config.schema import ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.run.service import config_secrets
 from tests.helpers.pipeline import DEFAULT_CONFIG
 

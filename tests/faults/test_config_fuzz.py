@@ -33,7 +33,9 @@ else:
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from edgeanon.config.schema import Config, ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
+from edgeanon.config.schema import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_YAML = (ROOT / "configs" / "default.yaml").read_text(encoding="utf-8")
@@ -397,7 +399,7 @@ def test_cli_accepts_the_shipped_configs(tmp_path):
 def _bounded_parse(text: str, seconds: float) -> subprocess.CompletedProcess[str]:
     """parse_config in a child process with a time limit: a hang must fail the test, not the suite."""
     code = (
-        "import sys\nfrom edgeanon.config.schema import parse_config, ConfigError\n"
+        "import sys\nfrom edgeanon.config.errors import ConfigError\nfrom edgeanon.config.loader import parse_config\n"
         "try:\n    parse_config(sys.stdin.read(), 'site.yaml')\nexcept ConfigError as e:\n    print(e)\n"
     )
     try:

@@ -162,7 +162,8 @@ def test_stream_that_freezes_mid_read_is_detected_and_reopened(tmp_path, record_
 def test_join_does_not_wait_out_a_blocked_open():
     """The capture-level half of a prompt SIGTERM: a reader stuck in OpenCV's open (it cannot be interrupted)
     is not waited for beyond ``BACKEND_JOIN_S``; it ends by itself when its own open timeout passes."""
-    from edgeanon.config.schema import Camera, UrlSource
+    from edgeanon.config.cameras import Camera
+    from edgeanon.config.sources import UrlSource
     from edgeanon.pixels.capture import BACKEND_JOIN_S, CameraReader
 
     with SilentServer() as silent:

@@ -12,8 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from edgeanon.config.schema import Config, load_config, parse_config
-from edgeanon.guidebook.assess import PHASES, Item, assess, exit_code, is_loopback, justification_problem, render
+from edgeanon.config.loader import load_config, parse_config
+from edgeanon.config.names import is_loopback
+from edgeanon.config.schema import Config
+from edgeanon.guidebook.assess.checklist import assess
+from edgeanon.guidebook.assess.item import PHASES, Item
+from edgeanon.guidebook.assess.justification import justification_problem
+from edgeanon.guidebook.assess.report import exit_code, render
 
 ROOT = Path(__file__).resolve().parents[2]
 DROP = object()  # an override value that removes the key

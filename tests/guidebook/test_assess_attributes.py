@@ -8,7 +8,10 @@ import pytest
 
 from edgeanon.counting.bins import AGE_BANDS, GENDERS
 from edgeanon.guidebook import policy
-from edgeanon.guidebook.assess import MIN_FACE_PX, PHASES, assess, exit_code, render
+from edgeanon.guidebook.assess.acquisition import MIN_FACE_PX
+from edgeanon.guidebook.assess.checklist import assess
+from edgeanon.guidebook.assess.item import PHASES
+from edgeanon.guidebook.assess.report import exit_code, render
 from tests.guidebook.test_assess import BASE, build, by_id, not_passing
 
 ATTR_PURPOSE = {

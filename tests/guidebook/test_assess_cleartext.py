@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from edgeanon.guidebook.assess import assess, exit_code
+from edgeanon.guidebook.assess.checklist import assess
+from edgeanon.guidebook.assess.report import exit_code
 from tests.guidebook.test_assess import BASE, build, by_id
 
 CHECK = "management.cleartext-passwords"

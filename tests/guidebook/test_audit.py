@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeanon.errors import EdgeanonError
-from edgeanon.guidebook import audit
-from edgeanon.guidebook.audit import GENESIS, AuditError, AuditLog, format_verify, record_hash, verify
+from edgeanon.errors import AuditError, EdgeanonError
+from edgeanon.guidebook.audit import writer
+from edgeanon.guidebook.audit.chain import format_verify, verify
+from edgeanon.guidebook.audit.records import GENESIS, record_hash
+from edgeanon.guidebook.audit.writer import AuditLog
 
 DAY = 86400.0
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -351,8 +353,8 @@ def test_purge_keeps_newer_records_and_stays_verifiable(tmp_path, monkeypatch):
         events.append(("replace", os.stat(src).st_ino, False))
         real_replace(src, dst)
 
-    monkeypatch.setattr(audit.os, "fsync", spy_fsync)
-    monkeypatch.setattr(audit.os, "replace", spy_replace)
+    monkeypatch.setattr(writer.os, "fsync", spy_fsync)
+    monkeypatch.setattr(writer.os, "replace", spy_replace)
     assert log.purge() == 5
     monkeypatch.undo()
     new_ino = os.stat(path).st_ino
@@ -428,7 +430,7 @@ def test_purge_leaves_the_log_unchanged_when_the_rename_fails(tmp_path, monkeypa
         def boom(src, dst):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(audit.os, "replace", boom)
+        monkeypatch.setattr(writer.os, "replace", boom)
         with pytest.raises(AuditError, match="log unchanged"):
             log.purge()
         monkeypatch.undo()
@@ -624,7 +626,7 @@ def test_write_error_fails_closed(tmp_path, monkeypatch):
         def boom(fd):
             raise OSError(5, "Input/output error")
 
-        monkeypatch.setattr(audit.os, "fsync", boom)
+        monkeypatch.setattr(writer.os, "fsync", boom)
         with pytest.raises(AuditError, match="write failed"):
             log.record("stop", reason="lost", flushed=0)
         monkeypatch.undo()

@@ -20,7 +20,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from edgeanon.guidebook.audit import MAC, AuditError, AuditLog, load_key, record_hash, verify
+from edgeanon.config.credentials import load_key
+from edgeanon.errors import AuditError
+from edgeanon.guidebook.audit.chain import verify
+from edgeanon.guidebook.audit.records import MAC, record_hash
+from edgeanon.guidebook.audit.writer import AuditLog
 from tests.helpers.pipeline import DEFAULT_CONFIG
 from tests.run.test_shutdown import start_run
 

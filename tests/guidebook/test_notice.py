@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from edgeanon.config.schema import Config, load_config, parse_config
-from edgeanon.guidebook.notice import NOTICE_CONTENT_TYPE, TEXT_WIDTH, kept_aggregates, render_notice
+from edgeanon.config.loader import load_config, parse_config
+from edgeanon.config.schema import Config
+from edgeanon.guidebook.notice.content import kept_aggregates
+from edgeanon.guidebook.notice.plain_text import TEXT_WIDTH
+from edgeanon.guidebook.notice.render import NOTICE_CONTENT_TYPE, render_notice
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = {name: load_config(ROOT / "configs" / f"{name}.yaml") for name in ("default", "store-example")}

@@ -7,10 +7,13 @@ import unicodedata
 
 import pytest
 
-from edgeanon.config.schema import Config, parse_config
+from edgeanon.config.loader import parse_config
+from edgeanon.config.schema import Config
 from edgeanon.counting.bins import AGE_BANDS, GENDERS
-from edgeanon.guidebook import notice
-from edgeanon.guidebook.notice import TEXT_WIDTH, kept_aggregates, movement_aggregates, render_notice
+from edgeanon.guidebook.notice import texts_en, texts_ja
+from edgeanon.guidebook.notice.content import kept_aggregates, movement_aggregates
+from edgeanon.guidebook.notice.plain_text import TEXT_WIDTH
+from edgeanon.guidebook.notice.render import render_notice
 from tests.guidebook.test_notice import CONFIGS, DISCARD, FMTS, LANGS, NO_IDENTIFICATION, check_html, contains
 
 HEAD = """\
@@ -171,5 +174,5 @@ def test_movement_is_kept_under_flow():
 
 
 def test_labels_cover_every_bin():
-    assert list(notice._AGE_JA) == list(AGE_BANDS) == list(notice._AGE_EN)
-    assert list(notice._GENDER_JA) == list(GENDERS)
+    assert list(texts_ja.AGES) == list(AGE_BANDS) == list(texts_en.AGES)
+    assert list(texts_ja.GENDERS) == list(GENDERS)

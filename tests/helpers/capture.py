@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeanon.config.schema import Camera, FileSource
+from edgeanon.config.cameras import Camera
+from edgeanon.config.sources import FileSource
 from edgeanon.pixels.capture import CameraReader, Fate
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "vtest-0-249.avi"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from edgeanon.config.schema import Config, parse_config
+from edgeanon.config.loader import parse_config
+from edgeanon.config.schema import Config
 from edgeanon.counting.aggregate import Bucket, FrameResult
 from edgeanon.run.pipeline import Runner
 

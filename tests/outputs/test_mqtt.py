@@ -319,7 +319,7 @@ def test_topic_prefix_from_the_config(broker, monkeypatch):
     """The config's topic_prefix and password_env reach the sink the service builds."""
     from types import SimpleNamespace
 
-    from edgeanon.config.schema import parse_config
+    from edgeanon.config.loader import parse_config
     from edgeanon.run.wiring import mqtt_sink
     from tests.helpers.pipeline import DEFAULT_CONFIG
 

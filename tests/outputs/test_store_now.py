@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgeanon.config.schema import parse_config
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult, LineBucket
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore

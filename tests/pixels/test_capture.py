@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
-from edgeanon.config.schema import Camera, DeviceSource, UrlSource
+from edgeanon.config.cameras import Camera
+from edgeanon.config.sources import DeviceSource, UrlSource
 from edgeanon.pixels.capture import POOL_SIZE, CameraReader, Fate, FramePool
 from tests.helpers.capture import (
     CLIP,

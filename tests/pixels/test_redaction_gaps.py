@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from edgeanon.config.schema import ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.aggregate import Bucket, CameraBucket
-from edgeanon.guidebook.audit import AuditLog, verify
+from edgeanon.guidebook.audit.chain import verify
+from edgeanon.guidebook.audit.writer import AuditLog
 from edgeanon.outputs.store import AggregateStore
 from tests.helpers.pipeline import DEFAULT_CONFIG
 from tests.run.test_coredumps import start_service, stop_service

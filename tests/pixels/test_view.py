@@ -14,7 +14,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from edgeanon.config.schema import parse_config
+from edgeanon.config.loader import parse_config
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.prometheus import _CameraHealth
 from edgeanon.pixels import view

@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 import yaml
 
-from edgeanon.config.schema import ConfigError, parse_config
-from edgeanon.guidebook.assess import assess
-from edgeanon.guidebook.notice import render_notice
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
+from edgeanon.guidebook.assess.checklist import assess
+from edgeanon.guidebook.notice.render import render_notice
 from edgeanon.run.views import site_view
 from edgeanon.web.live_boxes import ThrottledBoxes
 from edgeanon.web.setup import InstallerMode

@@ -6,7 +6,7 @@ import copy
 
 import yaml
 
-from edgeanon.config.schema import parse_config
+from edgeanon.config.loader import parse_config
 from tests.helpers.pipeline import DEFAULT_CONFIG, RawObserver, RecordingSink, run_to_end
 
 

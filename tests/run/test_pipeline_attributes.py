@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from edgeanon.config.schema import parse_config
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.bins import AGE_BANDS, FACE_OUTCOMES, GENDERS
 from edgeanon.run.pipeline import CameraAnalytics, Tracked
 from tests.counting.analytics.synth import line_path, stream, walk

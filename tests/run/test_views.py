@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from edgeanon.config.schema import load_config
+from edgeanon.config.loader import load_config
 from edgeanon.guidebook import policy
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.run.views import site_view

@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 from prometheus_client import generate_latest
 
-from edgeanon.config.schema import parse_config
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.detections import Detections
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore

@@ -23,7 +23,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Gauge
 
-from edgeanon.config.schema import ConfigError, parse_config
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.loader import parse_config
 from edgeanon.counting.aggregate import Bucket, CameraBucket, FrameResult, LineBucket, ZoneBucket
 from edgeanon.errors import EdgeanonError
 from edgeanon.outputs.live import CameraStatus
@@ -391,7 +392,7 @@ def test_setup_page_draws_geometry_and_outlines_only():
 
 
 def test_exposed_without_auth_warns_at_start_and_assess_sees_the_new_sections(caplog, tmp_path):
-    from edgeanon.guidebook.assess import assess
+    from edgeanon.guidebook.assess.checklist import assess
     from edgeanon.run.service import _warn_exposure
 
     base = yaml.safe_load(DEFAULT_CONFIG.read_text())

@@ -208,7 +208,7 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
         raise EdgeanonError("--threads, --rounds and --sessions must be at least 1")
     if not 0 < args.fps <= 60:
         raise EdgeanonError("--fps must be above 0 and at most 60")
-    from edgeanon.config.schema import DetectorConfig
+    from edgeanon.config.stages import DetectorConfig
     from edgeanon.pixels.detector.manifest import resolve
 
     for m in args.models:

@@ -81,7 +81,7 @@ def bench_config(
     """
     import yaml
 
-    from edgeanon.config.schema import parse_config
+    from edgeanon.config.loader import parse_config
     from edgeanon.resources import default_config
 
     data = yaml.safe_load(default_config().read_text(encoding="utf-8"))

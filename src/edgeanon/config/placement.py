@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from edgeanon.config.schema import Camera, Point
+from edgeanon.config.base import Point
+from edgeanon.config.cameras import Camera
 
 MIN_ZONE_FRACTION = 0.01
 """A zone covering less of the frame than this is too small to hold a person's feet reliably: a typo or a

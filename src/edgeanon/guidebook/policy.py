@@ -171,3 +171,13 @@ def require(purposes: frozenset[str] | set[str], output: str) -> None:
     if output not in allowed_outputs(purposes):
         needed = sorted(p for p, outs in PURPOSES.items() if output in outs)
         raise PolicyError(refusal("R1-purpose", f"{output} needs a declared purpose ({' or '.join(needed)})"))
+
+
+def allows(purposes: set[str] | frozenset[str], output: str) -> bool:
+    """Whether a declared purpose allows ``output``: the one question code outside ``policy`` asks of purposes."""
+    return output in allowed_outputs(purposes)
+
+
+def purpose_of(output: str) -> str:
+    """The purpose that allows ``output`` (each output belongs to exactly one purpose)."""
+    return next(p for p, outs in PURPOSES.items() if output in outs)

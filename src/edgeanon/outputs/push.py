@@ -14,29 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
-from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, push_to_gateway
 from prometheus_client.exposition import basic_auth_handler, default_handler
 
-from edgeanon.config.names import NAME_PATTERN
+from edgeanon.config.names import NAME_PATTERN, check_url
 
 log = logging.getLogger("edgeanon.push")
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _RESERVED = frozenset({"job", "instance"})  # job is the path's first element; instance is the scraper's
-
-
-def check_url(url: str) -> str:
-    """An http(s) gateway URL without credentials in it (they would end up in logs and process listings)."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"push url must be http:// or https:// followed by a host, not {url!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("put push credentials in username/password, not in the URL")
-    if parts.query or parts.fragment:
-        raise ValueError("push url must not have a query or fragment")
-    return url.rstrip("/")
 
 
 def check_grouping(grouping: Mapping[str, str]) -> dict[str, str]:

@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgeanon.config.schema import Camera, DeviceSource, FileSource, UrlSource
+from edgeanon.config.cameras import Camera
+from edgeanon.config.sources import DeviceSource, FileSource, UrlSource
 from edgeanon.outputs.live import CameraStatus, FrameCounters
 from edgeanon.pixels import view
 

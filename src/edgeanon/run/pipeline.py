@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon.config.cameras import Camera
 from edgeanon.config.placement import geometry_problems
-from edgeanon.config.schema import Camera, Config, FileSource
+from edgeanon.config.schema import Config
+from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator, FrameResult, Sink
 from edgeanon.counting.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, SiteOccupancy, ZoneAnalytics
 from edgeanon.counting.analytics.demographics import TrackAttributes

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from edgeanon.config.governance import Schedule
 from edgeanon.config.names import DAYS
-from edgeanon.config.schema import Schedule
 
 
 class OpeningHours:

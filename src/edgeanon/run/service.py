@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from edgeanon import __version__, logs, sdnotify
-from edgeanon.config.schema import Config, PasswordRefs, UrlSource
+from edgeanon.config.credentials import PasswordRefs
+from edgeanon.config.schema import Config
+from edgeanon.config.sources import UrlSource
 from edgeanon.errors import EdgeanonError
 
 if TYPE_CHECKING:
-    from edgeanon.guidebook.audit import AuditLog
+    from edgeanon.guidebook.audit.writer import AuditLog
     from edgeanon.outputs.store import AggregateStore
     from edgeanon.run.pipeline import Runner
     from edgeanon.run.wiring import Wired
@@ -84,7 +86,7 @@ def _stop_on_signals() -> threading.Event:
 
 def _open_storage(cfg: Config) -> tuple[AuditLog, AggregateStore]:
     """Storage first: a read-only or full disk is a start-up error, before any camera is opened."""
-    from edgeanon.guidebook.audit import AuditLog
+    from edgeanon.guidebook.audit.writer import AuditLog
     from edgeanon.outputs.store import AggregateStore
 
     audit = AuditLog(cfg.storage.audit_path(), retention_days=cfg.retention.audit_days, key=cfg.storage.audit_key())

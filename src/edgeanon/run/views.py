@@ -3,7 +3,8 @@ imports the config models."""
 
 from __future__ import annotations
 
-from edgeanon.config.schema import Camera, Config
+from edgeanon.config.cameras import Camera
+from edgeanon.config.schema import Config
 from edgeanon.guidebook import policy
 from edgeanon.web.site import AreaView, CameraView, LineView, SiteView, ZoneView
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from edgeanon.config.schema import Config
-    from edgeanon.guidebook.audit import AuditLog
+    from edgeanon.guidebook.audit.writer import AuditLog
     from edgeanon.outputs.console import ConsoleSink
     from edgeanon.outputs.live import CameraStatus
     from edgeanon.outputs.mqtt import MqttSink
@@ -218,7 +218,7 @@ def web_app(cfg: Config, wired: Wired, audit: AuditLog, installer: InstallerMode
 
 
 def _pages(cfg: Config, wired: Wired, installer: InstallerMode) -> dict[str, Handler]:
-    from edgeanon.guidebook.notice import NOTICE_CONTENT_TYPE, render_notice
+    from edgeanon.guidebook.notice.render import NOTICE_CONTENT_TYPE, render_notice
     from edgeanon.run.views import site_view
     from edgeanon.web.live_boxes import ThrottledBoxes
     from edgeanon.web.setup import SetupPage
