@@ -28,8 +28,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from edgeanon.counting.aggregate import DIRECTIONS, FATES
 from edgeanon.counting.bins import DWELL_BUCKETS_S
-from edgeanon.pixels.capture import CameraReader, Fate, FramePool
+from edgeanon.pixels.capture import CameraReader
 from edgeanon.pixels.detector.detector import PersonDetector
+from edgeanon.pixels.frames import Fate, FramePool
 from edgeanon.run.pipeline import Runner
 from tests.helpers.pipeline import RecordingSink, clip_config, run_to_end
 
@@ -250,7 +251,7 @@ def test_only_the_release_path_counts_releases():
                         and sub.target.attr in {"released", "inferred", "dropped", "skipped"}
                     ):
                         writers.append((path.name, node.name, sub.target.attr))
-    assert sorted({(f, fn) for f, fn, _ in writers}) == [("capture.py", "release")], writers
+    assert sorted({(f, fn) for f, fn, _ in writers}) == [("frames.py", "release")], writers
 
 
 def test_source_never_calls_pixel_writers():

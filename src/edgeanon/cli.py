@@ -378,8 +378,8 @@ MIN_PASSWORD_CHARS = 8  # shorter ones are hashed anyway, with a warning: the op
 def _file_geometry(cam) -> list[tuple[tuple[str | int, ...], str]]:
     """A file camera's geometry against the frame size the container states (metadata only, no frame decoded)."""
     from edgeanon.config.placement import geometry_problems
-    from edgeanon.pixels.capture import resolve_file
     from edgeanon.pixels.media import frame_size
+    from edgeanon.pixels.sources import resolve_file
 
     video = resolve_file(cam.source)
     try:

@@ -118,7 +118,7 @@ def test_a_frame_in_flight_at_a_boundary_counts_in_one_bucket():
     from edgeanon.counting.aggregate import FATES as BUCKET_FATES
     from edgeanon.counting.aggregate import Aggregator
     from edgeanon.outputs.live import FATE_NAMES
-    from edgeanon.pixels.capture import Fate, FramePool
+    from edgeanon.pixels.frames import Fate, FramePool
 
     # a new fate (issue 12's idle) is one name in each of these, and then counts like the others
     assert tuple(f.value for f in Fate) == FATE_NAMES == BUCKET_FATES[1:] and BUCKET_FATES[0] == "captured"

@@ -34,9 +34,10 @@ from edgeanon.counting.tracking import Tracker, TrackerSettings
 from edgeanon.counting.tracks import TrackUpdate
 from edgeanon.guidebook import policy
 from edgeanon.outputs.live import CameraStatus
-from edgeanon.pixels.capture import CameraReader, Fate, Frame, lower_thread_priority
+from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import PersonDetector, SessionSettings, Thresholds, load_detector
-from edgeanon.run.schedule import OpeningHours
+from edgeanon.pixels.frames import Fate, Frame
+from edgeanon.run.schedule import OpenClock
 
 log = logging.getLogger("edgeanon.pipeline")
 
@@ -329,11 +330,11 @@ class Runner:
         detectors: Sequence[PersonDetector] | None = None,
         wall_clock: Callable[[], float] = time.time,
         site: SiteOccupancy | None = None,
-        hours: OpeningHours | None = None,
+        hours: OpenClock | None = None,
     ) -> None:
         self.cfg = cfg
         self._ready = threading.Condition()
-        self.hours = hours or OpeningHours(cfg.schedule, cfg.aggregation.timezone)
+        self.hours = hours or OpenClock(cfg.schedule, cfg.aggregation.timezone)
         # A file that is not played in real time is read as fast as the detector goes, dropping nothing.
         self.readers = [
             CameraReader(

@@ -1,4 +1,8 @@
-"""Person detection: the last stage that sees pixels (see DESIGN: pixels live only up to here)."""
+"""Person detection: frames in, ``Detections`` (numbers) out.
+
+The frame is released after this stage, or, when the attribute stage (``edgeanon.pixels.faces``) is enabled,
+after that stage has run on the same frame; nothing after either sees pixels (see DESIGN section 1).
+"""
 
 from edgeanon.pixels.detector.detector import PersonDetector, Thresholds, load_detector
 from edgeanon.pixels.detector.session import SessionSettings, physical_cores
