@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from edgeanon.counting.aggregate import DIRECTIONS, DWELL_BUCKETS_S, FATES
+from edgeanon.counting.aggregate import DIRECTIONS, FATES
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.pixels.capture import CameraReader
 from edgeanon.pixels.detector.detector import PersonDetector
 from edgeanon.pixels.frames import Fate, FramePool

@@ -11,7 +11,8 @@ import numpy as np
 import yaml
 
 from edgeanon.counting.aggregate import Aggregator, FrameResult
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.counting.analytics.zones import DwellHistogram
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.outputs.store import AggregateStore, StoreSink
 from tests.helpers.paths import DEFAULT_CONFIG, ROOT
 from tests.helpers.runs import run_edgeanon

@@ -18,7 +18,7 @@ from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
 from edgeanon.run.pipeline import STAGES, CameraAnalytics
 from edgeanon.run.wiring import setup_boxes, wire
-from edgeanon.web.pages import BOX_MAX_AGE_S
+from edgeanon.web.live_boxes import BOX_MAX_AGE_S
 from tests.helpers.paths import DEFAULT_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]

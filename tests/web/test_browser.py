@@ -21,7 +21,7 @@ import yaml
 
 from edgeanon.counting.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.outputs.store import AggregateStore
-from edgeanon.web.pages import NO_IMAGE_LINE
+from edgeanon.web.page import NO_IMAGE_LINE
 from tests.helpers.browser import NEEDS_CHROMIUM, chromium
 from tests.helpers.paths import DEFAULT_CONFIG
 from tests.helpers.runs import scrape, start_run

@@ -26,8 +26,13 @@ from edgeanon.errors import EdgeanonError
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
 from edgeanon.run.service import config_secrets
-from edgeanon.web.pages import NO_IMAGE_LINE, LiveBoxes, SetupPage, StatusPage, StatusSink
+from edgeanon.run.views import site_view
+from edgeanon.web.live_boxes import LiveBoxes
+from edgeanon.web.page import NO_IMAGE_LINE
 from edgeanon.web.server import App, BasicAuth, WebServer, hash_password, liveness, readiness, verify_password
+from edgeanon.web.setup import SetupPage
+from edgeanon.web.status import StatusPage
+from edgeanon.web.status_sink import StatusSink
 from tests.helpers.paths import DEFAULT_CONFIG
 from tests.helpers.web import HASH, ITER, PASSWORD, basic, make_app, self_signed
 
@@ -264,7 +269,7 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
         cb = CameraBucket(occupancy_sum=30, occupancy_frames=10, zones={"road": zb},
                           lines={"crossing": LineBucket(in_=1, out=2)})  # fmt: skip
         store.write_bucket(Bucket(start, 60, {"sample": cb}))
-    live = StatusSink(cfg, clock=lambda: clock.t)
+    live = StatusSink(site_view(cfg), clock=lambda: clock.t)
     live.seed(store.rows(live.midnight()))
     assert live.today("sample", "crossing") == (120, 240)  # 21:33: all two hours fall on today
     live.on_frame(frame(4, 3, 1, 0), site_occupancy=7)
@@ -276,7 +281,7 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
         cam("sample", frame_size=(768, 576)),
         cam("door", up=False, last_frame=None, last_error="no /dev/video0"),
     ]
-    page = StatusPage(cfg, lambda: statuses, live, rows=store.rows, clock=lambda: clock.t).render()
+    page = StatusPage(site_view(cfg), lambda: statuses, live, rows=store.rows, clock=lambda: clock.t).render()
     assert NO_IMAGE_LINE in page and "<img" not in page.lower() and "http" not in page.replace("http-equiv", "")
     assert re.search(r'data-zone="road">2<', page) and re.search(r'data-camera-occupancy="sample">5<', page)
     assert re.search(r'data-line="crossing" data-dir="in">121<', page)
@@ -305,7 +310,7 @@ def test_setup_page_draws_geometry_and_outlines_only():
     cfg = demo_config()
     statuses = [cam("sample", frame_size=(768, 576)), cam("door", up=False, last_frame=None)]
     xyxy = np.array([[100, 200, 140, 300], [300, 150, 330, 240], [5, 5, 5, 9]], np.float32)  # last one: no area
-    page = SetupPage(cfg, lambda: statuses, lambda c: xyxy if c == "sample" else None).render()
+    page = SetupPage(site_view(cfg), lambda: statuses, lambda c: xyxy if c == "sample" else None).render()
     assert NO_IMAGE_LINE in page and "<img" not in page.lower() and "<image" not in page.lower()
     assert page.count('class="person"') == 2 and 'data-people="sample">2<' in page
     assert '<rect class="person" x="100" y="200" width="40" height="100" fill="none"' in page

@@ -70,8 +70,8 @@ from typing import Protocol
 
 import numpy as np
 
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
-from edgeanon.counting.bins import FACE_OUTCOMES, KINDS
+from edgeanon.counting.analytics.zones import DwellHistogram
+from edgeanon.counting.bins import DWELL_BUCKETS_S, FACE_OUTCOMES, KINDS
 from edgeanon.guidebook import policy
 
 log = logging.getLogger("edgeanon.aggregate")

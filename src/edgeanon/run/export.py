@@ -13,9 +13,9 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from edgeanon.config.schema import Config
+from edgeanon.counting.rollup import render, roll_up
 from edgeanon.errors import EdgeanonError
 from edgeanon.guidebook.audit.writer import AuditBusy, AuditLog
-from edgeanon.outputs.rollup import render, roll_up
 from edgeanon.outputs.store import AggregateStore
 
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from edgeanon.counting.analytics import DWELL_BUCKETS_S, Polygon, ZoneAnalytics
+from edgeanon.counting.analytics import Polygon, ZoneAnalytics
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.counting.tracks import TrackUpdate
 from tests.helpers.synthetic_tracks import Obs, box_at, frame, stream
 

@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from edgeanon.counting.aggregate import Bucket, CameraBucket, LineBucket, ZoneBucket
-from edgeanon.outputs.rollup import COLUMNS, dwell_percentile, period_of, roll_up, suppress_period
-from edgeanon.outputs.store import AggregateStore, StoreError
+from edgeanon.counting.rollup import COLUMNS, dwell_percentile, period_of, roll_up, suppress_period
+from edgeanon.outputs.store import AggregateStore
+from edgeanon.outputs.store_file import StoreError
 from tests.helpers.paths import DEFAULT_CONFIG
 
 TOKYO = ZoneInfo("Asia/Tokyo")
