@@ -1,4 +1,4 @@
-"""The suite's own rule: under CI a skipped test fails the run, unless conftest.SKIP_ALLOWED names it."""
+"""The suite's own rule: under CI a skipped test fails the run, unless SKIP_ALLOWED in tests/helpers/ci.py names it."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_a_skip_fails_only_under_ci(tmp_path, ci):
 
 
 def test_the_allow_list_names_real_tests_with_reasons():
-    from tests.conftest import SKIP_ALLOWED
+    from tests.helpers.ci import SKIP_ALLOWED
 
     assert len(SKIP_ALLOWED) <= 5
     for nodeid, reason in SKIP_ALLOWED.items():

@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.runs import run_edgeanon
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE_EXAMPLE = ROOT / "configs" / "store-example.yaml"
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgeanon", *args], cwd=cwd, capture_output=True, text=True, timeout=180, check=False
-    )
+    return run_edgeanon(*args, cwd=cwd, timeout=180)
 
 
 def test_notice_in_japanese_and_english():

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from edgeanon.logrepeat import REPEAT_INTERVAL_S, RepeatGate, repeat_key
-from tests.faults.helpers import base_config, clip_camera, free_port, running, url_camera, write_config
+from tests.helpers.net import free_port
+from tests.helpers.service import base_config, clip_camera, running, url_camera, write_config
 
 REFUSED = "[tcp @ 0x7fe794004440] Connection to tcp://127.0.0.1:9?timeout=0 failed: Connection refused"
 

@@ -25,7 +25,7 @@ import yaml
 from edgeanon.config.sources import UrlSource
 from edgeanon.logs import MASK, JsonFormatter, Redactor
 from edgeanon.web.server import hash_password
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.paths import DEFAULT_CONFIG
 
 STREAM_PW = "Str3am-Secret:pw/1"  # ':' and '/' are URL-encoded in the capture URL
 WEB_PW = "web-Pa55word-x9"

@@ -26,7 +26,7 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.paths import DEFAULT_CONFIG
 
 STRACE = shutil.which("strace")
 pytestmark = pytest.mark.skipif(

@@ -26,9 +26,11 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from edgeanon.counting.results import DIRECTIONS, DWELL_BUCKETS_S, FATES
-from edgeanon.pixels.capture import CameraReader, Fate, FramePool
+from edgeanon.counting.bins import DWELL_BUCKETS_S
+from edgeanon.counting.results import DIRECTIONS, FATES
+from edgeanon.pixels.capture import CameraReader
 from edgeanon.pixels.detector.detector import PersonDetector
+from edgeanon.pixels.frames import Fate, FramePool
 from edgeanon.run.runner import Runner
 from tests.helpers.pipeline import RecordingSink, clip_config, run_to_end
 
@@ -249,7 +251,7 @@ def test_only_the_release_path_counts_releases():
                         and sub.target.attr in {"released", "inferred", "dropped", "skipped"}
                     ):
                         writers.append((path.name, node.name, sub.target.attr))
-    assert sorted({(f, fn) for f, fn, _ in writers}) == [("capture.py", "release")], writers
+    assert sorted({(f, fn) for f, fn, _ in writers}) == [("frames.py", "release")], writers
 
 
 def test_source_never_calls_pixel_writers():
@@ -354,7 +356,8 @@ def test_exported_labels_on_the_real_metrics_come_from_config_or_fixed_lists(tmp
     from edgeanon.counting.bins import FACE_OUTCOMES, KINDS
     from edgeanon.outputs.prometheus import INFERENCE_BUCKETS
     from edgeanon.pixels.detector.manifest import load_manifest
-    from tests.faults.helpers import base_config, clip_camera, running, wait_for, write_config
+    from tests.helpers.service import base_config, clip_camera, running, write_config
+    from tests.helpers.waiting import wait_for
 
     camera = clip_camera(
         "sample",

@@ -6,17 +6,17 @@ declared."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import yaml
 
 from edgeanon.counting.aggregate import Aggregator
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.counting.analytics.zones import DwellHistogram
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.counting.results import FrameResult
 from edgeanon.outputs.store import AggregateStore, StoreSink
-from tests.helpers.pipeline import DEFAULT_CONFIG, ROOT
+from tests.helpers.paths import DEFAULT_CONFIG, ROOT
+from tests.helpers.runs import run_edgeanon
 
 ATTRIBUTE_LIST = re.compile(
     r"((?:heading|speed|group_size|age_band|gender) [\w-]+|bins below k not shown|suppressed): .*"
@@ -63,14 +63,7 @@ def test_the_demo_prints_every_kind_of_line_in_the_readme_sample(tmp_path):
     data["storage"]["directory"] = str(tmp_path / "data")
     config = tmp_path / "demo.yaml"
     config.write_text(yaml.safe_dump(data))
-    run = subprocess.run(
-        [sys.executable, "-m", "edgeanon", "run", str(config), "--port", "0", "--duration", "32"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        cwd=tmp_path,
-    )
+    run = run_edgeanon("run", str(config), "--port", "0", "--duration", "32", cwd=tmp_path, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     seen = set().union(*(kinds(line) for line in run.stdout.splitlines()))
     for line in readme_sample():

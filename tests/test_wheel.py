@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wheelhouse
+from tests.helpers.runs import run_edgeanon
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((ROOT / "models" / "manifest.json").read_text())
@@ -83,23 +84,10 @@ def test_installed_wheel_runs_the_default_with_no_checkout(wheel, tmp_path):
         check=True,
     )
     assert "site-packages/edgeanon/models" in probe.stdout  # not the checkout
-    verify = subprocess.run(
-        [str(venv / "bin" / "edgeanon"), "models", "--verify"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    installed = (str(venv / "bin" / "edgeanon"),)
+    verify = run_edgeanon("models", "--verify", cwd=work, command=installed)
     shipped = len(MANIFEST["models"])
     assert verify.returncode == 0 and verify.stdout.count("sha256 ok") == shipped, verify.stdout + verify.stderr
-    run = subprocess.run(
-        [str(venv / "bin" / "edgeanon"), "run", "--duration", "4", "--port", "0"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = run_edgeanon("run", "--duration", "4", "--port", "0", cwd=work, command=installed)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "camera sample: up" in run.stderr and "current bucket flushed" in run.stderr

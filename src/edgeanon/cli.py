@@ -8,15 +8,12 @@ import logging
 import math
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from edgeanon import __version__
 from edgeanon.errors import EdgeanonError
-
-log = logging.getLogger("edgeanon")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,77 +99,17 @@ def _detector_from_args(args: argparse.Namespace):
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from edgeanon.pixels.media import is_image, iter_video, read_image, video_info
+    from edgeanon.pixels.detect import detect
     from edgeanon.resources import sample_clip
 
     path = Path(args.path) if args.path else sample_clip()
-    detector = _detector_from_args(args)
-    if is_image(path):
-        frames = iter([(0, read_image(path))])
-        fps = 0.0
-    else:
-        fps, _ = video_info(path)
-        frames = iter_video(path, args.max_frames)
-    out = sys.stdout
-    total = people = 0
-    t0 = time.perf_counter()
-    for index, frame in frames:
-        if args.every > 1 and index % args.every:
-            continue
-        dets = detector(frame)
-        total += 1
-        people += len(dets)
-        t = round(index / fps, 3) if fps > 0 else None
-        if args.json:
-            boxes = [
-                [*map(lambda v: round(float(v), 1), b), round(float(s), 3)]
-                for b, s in zip(dets.xyxy, dets.score, strict=True)
-            ]
-            out.write(json.dumps({"frame": index, "t": t, "count": len(dets), "boxes": boxes}) + "\n")
-        else:
-            out.write(f"frame {index:6d}  t={t if t is not None else '-':>8}  people={len(dets)}\n")
-    dt = time.perf_counter() - t0
-    log.info(
-        "%s: %d frames, %.2f people/frame on average, %.1f frames/s with %s on %d threads",
-        path.name,
-        total,
-        people / max(total, 1),
-        total / dt if dt > 0 else 0.0,
-        detector.name,
-        detector.threads,
-    )
-    return 0
+    return detect(path, _detector_from_args(args), every=args.every, max_frames=args.max_frames, as_json=args.json)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from edgeanon.pixels.detector.manifest import load_manifest, read_verified
+    from edgeanon.pixels.detector.inventory import list_models
 
-    manifest, root = load_manifest()
-    print(f"models directory: {root}")
-    failed = 0
-    for name, entry in manifest.models.items():
-        mark = " (default)" if name == manifest.default else ""
-        status = "not checked"
-        if args.verify:
-            try:
-                read_verified(root / entry.file, entry)
-                status = "sha256 ok"
-            except EdgeanonError as exc:
-                status = f"FAILED: {exc}"
-                failed += 1
-        print(
-            f"  {name}{mark}: {entry.task} {entry.file} {entry.precision} {entry.family} "
-            f"{entry.input.width}x{entry.input.height} [{status}]"
-        )
-        print(f"      source: {entry.source}")
-        for lic in entry.licences:
-            print(f"      licence: {lic.spdx} - {lic.applies_to}")
-        if args.verbose:
-            if entry.params:
-                print(f"      params: {entry.params:,}  GFLOPs: {entry.gflops}")
-            if entry.training_data:
-                print(f"      training data: {entry.training_data}")
-    return 2 if failed else 0
+    return list_models(verify=args.verify, verbose=args.verbose > 0)
 
 
 def _load_config(path: str | None):
@@ -188,50 +125,9 @@ def _config_path(path: str | None) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import hashlib
+    from edgeanon.run.command import run
 
-    from edgeanon.config.errors import ConfigError
-    from edgeanon.run.coredumps import forbid_core_dumps
-    from edgeanon.run.service import RunOptions, serve
-
-    forbid_core_dumps()  # first: before any frame, key or password is in memory
-    path = _config_path(args.config)
-    try:
-        cfg = _load_config(str(path))
-    except ConfigError as exc:
-        if "refused:" in str(exc):
-            _audit_refusal(path, str(exc))
-        raise
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return serve(cfg, RunOptions(quiet=args.quiet, duration=args.duration, port=args.port, config_sha256=digest))
-
-
-def _audit_refusal(path: Path, message: str) -> None:
-    """Record a refused config in the audit log it names (best effort: the config is invalid by definition)."""
-    import re
-
-    import yaml
-
-    from edgeanon.config.governance import Retention
-    from edgeanon.config.outputs import Storage
-    from edgeanon.errors import AuditError
-    from edgeanon.guidebook.audit.writer import AuditLog
-
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        storage = Storage.model_validate(raw.get("storage") or {})
-        days = Retention.model_fields["audit_days"].default
-        key = storage.audit_key()
-    except Exception:  # the refusal itself is reported on stderr either way
-        return
-    for line in message.splitlines():
-        if "refused:" in line:
-            rule = re.search(r"Rule (R[0-9]+-[a-z-]+)", line)
-            try:
-                with AuditLog(storage.audit_path(), retention_days=days, key=key) as audit:
-                    audit.record("refusal", reason=line[:1000], rule=rule.group(1) if rule else None)
-            except (AuditError, OSError, ValueError):
-                return
+    return run(_config_path(args.config), quiet=args.quiet, duration=args.duration, port=args.port)
 
 
 def cmd_notice(args: argparse.Namespace) -> int:
@@ -251,79 +147,18 @@ def cmd_assess(args: argparse.Namespace) -> int:
     return exit_code(items)
 
 
-def _parse_time(value: str | None, flag: str, timezone: str = "UTC") -> float | None:
-    """ISO 8601 date or time; without an offset it is read in ``timezone`` (the site's)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    if value is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise EdgeanonError(
-            f"{flag}: {value!r} is not an ISO 8601 date or time (e.g. 2026-11-26 or 2026-11-26T09:00+09:00)"
-        ) from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(timezone))).timestamp()
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    import time
-    from zoneinfo import ZoneInfo
-
-    from edgeanon.guidebook.audit.writer import AuditBusy, AuditLog
-    from edgeanon.outputs.rollup import render, roll_up
-    from edgeanon.outputs.store import AggregateStore
+    from edgeanon.run.export import export
 
     cfg = _load_config(args.config)
-    path = cfg.storage.store_path()
-    tz = cfg.aggregation.timezone
-    since, until = _parse_time(args.since, "--since", tz), _parse_time(args.until, "--until", tz)
-    if since is not None and until is not None and since >= until:  # an empty answer would hide the mistake
-        raise EdgeanonError(f"--since {args.since} is not before --until {args.until}")
-    if not path.is_file():
-        raise EdgeanonError(f"{path}: no aggregate store yet (run `edgeanon run` first)")
-    days = cfg.retention.aggregates_days
-    try:  # retention is applied first, and every purge is audited: this purge too
-        audit: AuditLog | None = AuditLog(
-            cfg.storage.audit_path(), retention_days=cfg.retention.audit_days, key=cfg.storage.audit_key()
-        )
-    except AuditBusy:
-        audit = None  # the running service holds the log; it purges (and audits) hourly itself
-    try:
-        if audit is not None:
-            log = audit
-
-            def on_purge(rows: int, cutoff: float) -> None:
-                if rows:  # an export that deleted nothing changed nothing: no record on every read
-                    log.record("purge", table="aggregates", rows=rows, cutoff=cutoff, by="export")
-
-            store = AggregateStore(path, retention_days=days, on_purge=on_purge)
-        else:
-            store = AggregateStore(path, retention_days=days, purge_on_open=False)
-            since = max(since or 0.0, time.time() - days * 86400)  # print nothing past retention all the same
-        try:
-            # another site's store read through this config would be labelled with this site's names
-            store.claim_site(cfg.storage.site or cfg.operator.name, cfg.storage.allow_mixed_sites)
-            if args.camera is not None:
-                known = {c.id for c in cfg.cameras} | set(store.cameras())
-                if args.camera not in known:
-                    raise EdgeanonError(f"--camera {args.camera!r}: no such camera (known: {', '.join(sorted(known))})")
-            rows = store.rows(since, until, args.camera, attributes=True)
-        finally:
-            store.close()
-    finally:
-        if audit is not None:
-            audit.close()
-    sys.stdout.write(render(roll_up(rows, ZoneInfo(tz), args.every, cfg.privacy.k), args.format))
-    return 0
+    return export(cfg, since=args.since, until=args.until, camera=args.camera, every=args.every, fmt=args.format)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     import re
 
     from edgeanon.config.credentials import load_key
-    from edgeanon.guidebook.audit.chain import format_verify, verify
+    from edgeanon.guidebook.audit.check import check_audit_log
 
     head = args.expected_head
     if head is not None and not re.fullmatch(r"[0-9a-f]{64}", head.strip().lower()):
@@ -335,89 +170,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
         path, key = storage.audit_path(), storage.audit_key()
     if args.key_file:
         key = load_key(args.key_file)
-    # exit 2, not 1: a log that is missing or unreadable is "never ran" or "wrong path", not "tampered"
-    if not path.exists():
-        raise EdgeanonError(f"{path}: no audit log (wrong path, or `edgeanon run` never ran with this config)")
-    if not path.is_file():
-        raise EdgeanonError(f"{path}: not a file")
-    try:
-        path.open("rb").close()
-    except OSError as exc:
-        raise EdgeanonError(f"{path}: cannot read the audit log: {exc.strerror or exc}") from None
-    ok, msg, n = verify(path, expected_head=head.strip().lower() if head else None, key=key)
-    print(format_verify(ok, msg, n))
-    return 0 if ok else 1
+    return check_audit_log(path, key, head.strip().lower() if head else None)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from edgeanon.config.loader import located_errors
-    from edgeanon.config.sources import FileSource
-    from edgeanon.errors import ModelError
-    from edgeanon.pixels.detector.manifest import resolve
+    from edgeanon.run.check import check_config
 
-    path = _config_path(args.config)
-    cfg = _load_config(str(path))
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    try:
-        resolve(cfg.detector.model)  # the same lookup `run` makes, so an unknown name fails here, not later
-    except ModelError as exc:
-        problems.append((("detector", "model"), str(exc)))
-    for i, cam in enumerate(cfg.cameras):
-        if isinstance(cam.source, FileSource) and (cam.zones or cam.lines or cam.exclude):
-            problems += [((("cameras", i, *loc)), msg) for loc, msg in _file_geometry(cam)]
-    if problems:
-        raise located_errors(path, problems)
-    cams = ", ".join(f"{c.id} ({len(c.zones)} zones, {len(c.lines)} lines)" for c in cfg.cameras)
-    print(f"{args.config or 'default config'}: ok: {len(cfg.cameras)} camera(s): {cams}")
-    return 0
-
-
-MIN_PASSWORD_CHARS = 8  # shorter ones are hashed anyway, with a warning: the operator decides
-
-
-def _file_geometry(cam) -> list[tuple[tuple[str | int, ...], str]]:
-    """A file camera's geometry against the frame size the container states (metadata only, no frame decoded)."""
-    from edgeanon.config.placement import geometry_problems
-    from edgeanon.pixels.capture import resolve_file
-    from edgeanon.pixels.media import frame_size
-
-    video = resolve_file(cam.source)
-    try:
-        size = frame_size(video)
-    except EdgeanonError as exc:
-        return [(("source", "path"), f"cannot read the frame size: {exc}")]
-    if size is None:
-        log.warning(
-            "camera %s: %s does not state its frame size; geometry is checked on the first frame", cam.id, video
-        )
-        return []
-    return geometry_problems(cam, size)
+    return check_config(_config_path(args.config), args.config or "default config")
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from edgeanon.web.server import PBKDF2_ITERATIONS, hash_password
+    from edgeanon.web.password_prompt import print_password_hash
 
-    if sys.stdin.isatty():
-        import getpass
-
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise EdgeanonError("the two passwords differ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise EdgeanonError("empty password")
-    if len(password) < MIN_PASSWORD_CHARS:
-        print(
-            f"edgeanon: warning: the password has only {len(password)} characters; use at least "
-            f"{MIN_PASSWORD_CHARS} (a long passphrase is better: anyone on the network can try passwords)",
-            file=sys.stderr,
-        )
-    try:
-        print(hash_password(password, args.iterations or PBKDF2_ITERATIONS))
-    except ValueError as exc:
-        raise EdgeanonError(str(exc)) from None
-    return 0
+    return print_password_hash(args.iterations)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

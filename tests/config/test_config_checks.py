@@ -17,8 +17,7 @@ from edgeanon.config.errors import ConfigError
 from edgeanon.config.loader import parse_config
 from edgeanon.config.placement import geometry_problems
 from edgeanon.guidebook.notice.render import render_notice
-from tests.conftest import CLIP, STILLS
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.paths import CLIP, DEFAULT_CONFIG, STILLS
 
 BASE = yaml.safe_load(DEFAULT_CONFIG.read_text())
 

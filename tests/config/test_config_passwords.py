@@ -12,7 +12,7 @@ from edgeanon import logs
 from edgeanon.config.errors import ConfigError
 from edgeanon.config.loader import parse_config
 from edgeanon.run.service import config_secrets
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.paths import DEFAULT_CONFIG
 
 SECRET = "Xq9-file-Secret-77"
 

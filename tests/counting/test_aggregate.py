@@ -7,7 +7,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from edgeanon.counting.aggregate import Aggregator
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.counting.analytics.zones import DwellHistogram
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.counting.results import FrameResult
 from edgeanon.guidebook.policy import PolicyError
 from edgeanon.outputs.prometheus import PrometheusSink

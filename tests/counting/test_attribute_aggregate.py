@@ -12,11 +12,12 @@ from prometheus_client import generate_latest
 
 from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.results import FrameResult
+from edgeanon.counting.rollup import render, roll_up
 from edgeanon.guidebook.policy import PolicyError
 from edgeanon.outputs.console import ConsoleSink
 from edgeanon.outputs.prometheus import PrometheusSink
-from edgeanon.outputs.rollup import render, roll_up
-from edgeanon.outputs.store import SCHEMA_VERSION, AggregateStore, StoreError, StoreSink
+from edgeanon.outputs.store import AggregateStore, StoreSink
+from edgeanon.outputs.store_file import SCHEMA_VERSION, StoreError
 from tests.helpers.store import DAY, T0
 
 LAYOUT = {"cam": (["road"], ["door"])}

@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 
 from edgeanon.counting.aggregate import Aggregator
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.counting.analytics.zones import DwellHistogram
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.counting.results import FrameResult, LiveCounts
 from tests.helpers.pipeline import RecordingSink
 

@@ -33,8 +33,7 @@ import numpy as np
 import pytest
 
 from edgeanon.counting.aggregate import suppress
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S
-from edgeanon.counting.bins import GENDERS, GROUP_SIZES, SPEED_BANDS
+from edgeanon.counting.bins import DWELL_BUCKETS_S, GENDERS, GROUP_SIZES, SPEED_BANDS
 from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
 
 Z, L = "z", "l"

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from edgeanon.pixels.detector.manifest import load_manifest
-from tests.faults.helpers import base_config, clip_camera, write_config
-from tests.pixels.detector.graphs import constant_output_model, write_models_dir
+from tests.helpers.onnx_graphs import constant_output_model, write_models_dir
+from tests.helpers.service import base_config, clip_camera, write_config
 
 FP32 = "nanodet-416-coco"
 

@@ -9,96 +9,17 @@ Two real hangs, both on 127.0.0.1:
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
 
-from tests.faults.helpers import (
-    StreamServer,
-    base_config,
-    clip_camera,
-    require_ffmpeg,
-    running,
-    url_camera,
-    wait_for,
-    write_config,
-)
-from tests.faults.test_network import RECOVERY_LIMIT_S, wait_counting
+from tests.helpers.service import base_config, clip_camera, running, url_camera, wait_counting, write_config
+from tests.helpers.streams import RECOVERY_LIMIT_S, SilentServer, StreamServer, require_ffmpeg
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 STALL_LIMIT_S = 10.0
-
-
-class SilentServer:
-    """Accepts every connection, reads the request, answers with a 200 header and then never sends a byte.
-
-    Connections are held open until the client closes them; ``accepted`` and ``closed_by_client`` count them
-    (a client that leaked its sockets would leave ``closed_by_client`` behind).
-    """
-
-    def __init__(self, header: bytes = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n") -> None:
-        self.header = header
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[float] = []
-        self.closed_by_client = 0
-        self._conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="silent-server", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/live.ts"
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + 300  # bounded even if a test forgets to stop it
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                self._reap()
-                continue
-            self.accepted.append(time.monotonic())
-            conn.settimeout(2.0)
-            try:
-                conn.recv(4096)  # the request
-                conn.sendall(self.header)
-            except OSError:
-                pass
-            conn.setblocking(False)
-            self._conns.append(conn)
-            self._reap()
-
-    def _reap(self) -> None:
-        for c in list(self._conns):
-            try:
-                if c.recv(4096) == b"":  # the client closed its end
-                    self.closed_by_client += 1
-                    self._conns.remove(c)
-                    c.close()
-            except BlockingIOError:
-                pass
-            except OSError:
-                self._conns.remove(c)
-                c.close()
-
-    def __enter__(self) -> SilentServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for c in self._conns:
-            c.close()
-        self.sock.close()
 
 
 def test_server_that_accepts_and_sends_nothing_is_reopened_within_the_limit(tmp_path, record_property):

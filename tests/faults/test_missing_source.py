@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.faults.helpers import CLIP, base_config, clip_camera, running, wait_for, write_config
-from tests.faults.test_network import wait_counting
+from tests.helpers.paths import CLIP
+from tests.helpers.service import base_config, clip_camera, running, wait_counting, write_config
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

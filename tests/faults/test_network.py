@@ -14,20 +14,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.faults.helpers import (
-    Service,
-    StreamServer,
-    base_config,
-    require_ffmpeg,
-    running,
-    url_camera,
-    wait_for,
-    write_config,
-)
+from tests.helpers.service import Service, base_config, running, url_camera, wait_counting, write_config
+from tests.helpers.streams import RECOVERY_LIMIT_S, StreamServer, require_ffmpeg
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-RECOVERY_LIMIT_S = 5.0  # the bound: up again within 5 s of the server returning
 DOWN_LIMIT_S = 2.0 + 3.0  # read_timeout_s plus slack: a dropped stream is seen down within this
 
 
@@ -46,11 +38,6 @@ def stream() -> StreamServer:
     with StreamServer() as s:
         s.start()
         yield s
-
-
-def wait_counting(svc: Service, cam: str, frames: float, timeout: float) -> None:
-    ok = wait_for(lambda: svc.camera_up(cam) == 1.0 and svc.inferred(cam) >= frames, timeout, 0.2)
-    assert ok, f"camera {cam} not counting within {timeout} s:\n{svc.log()[-2000:]}"
 
 
 def outage(svc: Service, stream: StreamServer, cam: str, seconds: float, check_health: bool = True) -> Outage:

@@ -15,9 +15,10 @@ import time
 
 import pytest
 
-from tests.faults.helpers import base_config, clip_camera, free_port, running, url_camera, wait_for, write_config
-from tests.faults.test_hung_source import SilentServer
-from tests.faults.test_network import wait_counting
+from tests.helpers.net import free_port
+from tests.helpers.service import base_config, clip_camera, running, url_camera, wait_counting, write_config
+from tests.helpers.streams import SilentServer
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,9 @@ import time
 
 import pytest
 
-from tests.faults.helpers import Mounts, base_config, clip_camera, fill, running, wait_for, write_config
-from tests.faults.test_network import wait_counting
+from tests.helpers.mounts import Mounts, fill
+from tests.helpers.service import base_config, clip_camera, running, wait_counting, write_config
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

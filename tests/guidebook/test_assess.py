@@ -2,88 +2,29 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import re
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
 
-from edgeanon.config.loader import load_config, parse_config
+from edgeanon.config.loader import load_config
 from edgeanon.config.names import is_loopback
 from edgeanon.config.schema import Config
 from edgeanon.guidebook.assess.checklist import assess
 from edgeanon.guidebook.assess.item import PHASES, Item
 from edgeanon.guidebook.assess.justification import justification_problem
 from edgeanon.guidebook.assess.report import exit_code, render
+from tests.helpers.assessment import BASE, DROP, build, by_id, not_passing
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-DROP = object()  # an override value that removes the key
-
-# A small site on which every check passes: the starting point of every case below.
-BASE: dict[str, Any] = {
-    "operator": {
-        "name": "Sakura Mart K.K.",
-        "accountable": "Store manager, Ebisu branch",
-        "contact": "privacy@sakura-mart.example",
-        "notice_url": "https://sakura-mart.example/camera-notice",
-    },
-    "purposes": [
-        {"id": "occupancy", "justification": "Keep the number of customers within the fire-safety limit of 80."},
-        {"id": "flow", "justification": "Count visitors entering and leaving per hour to plan staff shifts."},
-    ],
-    "retention": {"aggregates_days": 90},
-    "privacy": {"k": 5},
-    "schedule": {
-        "hours": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "open": "10:00", "close": "20:00"}]
-    },
-    "cameras": [
-        {
-            "id": "door",
-            "source": {"kind": "device", "index": 0},
-            "fps": 10,
-            "lines": [{"name": "door", "a": [0.1, 0.7], "b": [0.9, 0.7], "normalized": True}],
-            "zones": [{"name": "floor", "polygon": [[0, 0], [1, 0], [1, 0.6]], "normalized": True}],
-        }
-    ],
-    "entrances": [{"camera": "door", "line": "door"}],
-    "aggregation": {"bucket_seconds": 300},
-    "http": {"host": "127.0.0.1", "port": 9108},
-}
 HEAT_CAMERA = {"id": "floor", "source": {"kind": "device", "index": 1}, "heatmap": {"rows": 4, "cols": 4}}
 HEAT_PURPOSE = {
     "id": "heatmap",
     "justification": "See which aisles nobody visits, to move the shelves that are missed.",
 }
 DWELL_PURPOSE = {"id": "dwell", "justification": "Compare how long people stay at the new display with the old one."}
-
-
-def merge(base: Any, over: Any) -> Any:
-    if not isinstance(over, dict) or not isinstance(base, dict):
-        return copy.deepcopy(over)
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if v is DROP:
-            out.pop(k, None)
-        else:
-            out[k] = merge(out.get(k), v)
-    return out
-
-
-def build(over: dict[str, Any] | None = None) -> Config:
-    """The base site with ``over`` merged in, written out as YAML and loaded like a real config file."""
-    return parse_config(yaml.safe_dump(merge(BASE, over or {}), allow_unicode=True, sort_keys=False))
-
-
-def by_id(items: list[Item]) -> dict[str, Item]:
-    return {i.id: i for i in items}
-
-
-def not_passing(items: list[Item]) -> dict[str, str]:
-    return {i.id: i.status for i in items if i.status != "pass"}
 
 
 def test_base_passes_everything():

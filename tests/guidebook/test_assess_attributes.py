@@ -12,7 +12,7 @@ from edgeanon.guidebook.assess.acquisition import MIN_FACE_PX
 from edgeanon.guidebook.assess.checklist import assess
 from edgeanon.guidebook.assess.item import PHASES
 from edgeanon.guidebook.assess.report import exit_code, render
-from tests.guidebook.test_assess import BASE, build, by_id, not_passing
+from tests.helpers.assessment import BASE, build, by_id, not_passing
 
 ATTR_PURPOSE = {
     "id": "attributes",

@@ -9,7 +9,7 @@ import pytest
 
 from edgeanon.guidebook.assess.checklist import assess
 from edgeanon.guidebook.assess.report import exit_code
-from tests.guidebook.test_assess import BASE, build, by_id
+from tests.helpers.assessment import BASE, build, by_id
 
 CHECK = "management.cleartext-passwords"
 

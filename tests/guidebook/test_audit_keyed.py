@@ -25,8 +25,8 @@ from edgeanon.errors import AuditError
 from edgeanon.guidebook.audit.chain import verify
 from edgeanon.guidebook.audit.records import MAC, record_hash
 from edgeanon.guidebook.audit.writer import AuditLog
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.run.test_shutdown import start_run
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.runs import start_run
 
 KEY = b"k" * 32
 OTHER = b"o" * 32

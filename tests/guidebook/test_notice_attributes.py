@@ -14,7 +14,7 @@ from edgeanon.guidebook.notice import texts_en, texts_ja
 from edgeanon.guidebook.notice.content import kept_aggregates, movement_aggregates
 from edgeanon.guidebook.notice.plain_text import TEXT_WIDTH
 from edgeanon.guidebook.notice.render import render_notice
-from tests.guidebook.test_notice import CONFIGS, DISCARD, FMTS, LANGS, NO_IDENTIFICATION, check_html, contains
+from tests.helpers.notice import CONFIGS, DISCARD, FMTS, LANGS, NO_IDENTIFICATION, check_html, contains
 
 HEAD = """\
 operator: {name: Sakura Mart K.K., accountable: Store manager, contact: privacy@sakura-mart.example}

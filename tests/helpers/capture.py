@@ -14,7 +14,8 @@ import numpy as np
 
 from edgeanon.config.cameras import Camera
 from edgeanon.config.sources import FileSource
-from edgeanon.pixels.capture import CameraReader, Fate
+from edgeanon.pixels.capture import CameraReader
+from edgeanon.pixels.frames import Fate
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "vtest-0-249.avi"
 CLIP_FRAMES = 250

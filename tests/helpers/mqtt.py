@@ -18,6 +18,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from tests.helpers.net import free_port
+
 MOSQUITTO = shutil.which("mosquitto") or next(
     (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
 )
@@ -32,12 +34,6 @@ def need(tool: str | None, name: str) -> str:
             pytest.fail(f"{name} is not installed, but CI must run this test (.ci/run installs mosquitto)")
         pytest.skip(f"{name} not found (apt-get install mosquitto)")
     return tool
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_ca(d: Path, san: str = "DNS:localhost,IP:127.0.0.1") -> Path:

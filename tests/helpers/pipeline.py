@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
@@ -12,9 +11,7 @@ from edgeanon.config.loader import parse_config
 from edgeanon.config.schema import Config
 from edgeanon.counting.results import Bucket, FrameResult, LiveCounts
 from edgeanon.run.runner import Runner
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
+from tests.helpers.paths import DEFAULT_CONFIG
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeanon.counting.results import DWELL_BUCKETS_S, Bucket, CameraBucket, LineBucket, ZoneBucket
+from edgeanon.counting.bins import DWELL_BUCKETS_S
+from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
 
 T0 = 1_700_000_040  # 2023-11-14T22:14:00Z, aligned to 60 s
 DAY = 86400

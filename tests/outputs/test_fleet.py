@@ -17,43 +17,35 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.outputs.test_prometheus_server import Prometheus, free_port, wait_for
+from tests.helpers.net import free_port
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.processes import OPENER, spawn, wait_http
+from tests.helpers.prometheus import NEEDS_PROMETHEUS, PROM, PROMETHEUS, Prometheus, start_prometheus
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-PROM = ROOT / "deploy" / "prometheus"
 DEPLOY_README = ROOT / "deploy" / "README.md"
 CLIP = ROOT / "tests" / "data" / "vtest-0-249.avi"
-PROMETHEUS = shutil.which("prometheus")
 INTERVAL = "1s"  # scrape, evaluation and federation interval for the test (the shipped files say 15 s and 60 s)
 STORES = {"shibuya": "idle", "umeda": "broken"}  # store -> its second camera
 DEVICE = "entrance"
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, whatever the env says
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        PROMETHEUS is None and not os.environ.get("CI"),
-        reason="the prometheus binary is not installed (apt-get install prometheus; .ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_PROMETHEUS]
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -61,69 +53,10 @@ Sample = tuple[str, tuple[tuple[str, str], ...]]
 # ---------------------------------------------------------------- processes
 
 
-def _stop_group(proc: subprocess.Popen, log: IO[Any], grace_s: float = 20.0) -> None:
-    """SIGTERM the process group (the process and anything it started), then SIGKILL it if it lingers."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        except ProcessLookupError:
-            pass
-    log.close()
-
-
-def _spawn(stack: ExitStack, argv: list[str], cwd: Path, log_path: Path) -> subprocess.Popen:
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so the finalizer can end all of it
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    stack.callback(_stop_group, proc, log)
-    return proc
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if _OPENER.open(url, timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        assert proc.poll() is None, f"{proc.args[0]} exited: {log_path.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"{url} not ready in {timeout:.0f} s: {log_path.read_text()[-3000:]}"
-        time.sleep(0.3)
-
-
 def agent_flags() -> list[str]:
     """Prometheus 2.x enables agent mode with a feature flag; 3.x has --agent."""
     out = subprocess.run([PROMETHEUS, "--help"], check=False, capture_output=True, text=True, timeout=30)
     return ["--agent"] if re.search(r"^\s+--agent\b", out.stdout + out.stderr, re.M) else ["--enable-feature=agent"]
-
-
-def start_prometheus(
-    stack: ExitStack, workdir: Path, config: dict, name: str, *flags: str, port: int | None = None
-) -> tuple[Prometheus, subprocess.Popen]:
-    """A Prometheus on loopback; given the same workdir and port again, it restarts on its own data."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = workdir / name
-    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    port = port or free_port()
-    agent = any("agent" in f for f in flags)
-    storage = f"--storage.agent.path={workdir / 'wal'}" if agent else f"--storage.tsdb.path={workdir / 'tsdb'}"
-    argv = [PROMETHEUS, f"--config.file={cfg}", storage, f"--web.listen-address=127.0.0.1:{port}", *flags]
-    log_path = workdir / "prometheus.log"
-    proc = _spawn(stack, [*argv, "--log.level=warn"], workdir, log_path)
-    url = f"http://127.0.0.1:{port}"
-    _wait_http(f"{url}/-/ready", proc, log_path, 60)
-    return Prometheus(url), proc
 
 
 # ---------------------------------------------------------------- the shipped configs, rewritten for the test
@@ -224,7 +157,7 @@ class Device:
     log: Path
 
     def get(self, path: str) -> str:
-        return _OPENER.open(f"http://127.0.0.1:{self.port}{path}", timeout=10).read().decode()
+        return OPENER.open(f"http://127.0.0.1:{self.port}{path}", timeout=10).read().decode()
 
     def metrics(self) -> dict[Sample, float]:
         return {
@@ -248,7 +181,7 @@ def start_device(stack: ExitStack, workdir: Path, store: str, port: int) -> Devi
     cfg.write_text(yaml.safe_dump(device_config(store), sort_keys=False))
     log = workdir / "edgeanon.log"
     argv = [sys.executable, "-m", "edgeanon", "run", str(cfg), "--port", str(port), "--quiet", "--duration", "400"]
-    proc = _spawn(stack, argv, workdir, log)
+    proc = spawn(stack, argv, workdir, log)
     return Device(store, port, proc, log)
 
 
@@ -298,7 +231,7 @@ def fleet(tmp_path) -> Iterator[Fleet]:
         agent_labels = _job(agent_cfg, "edgeanon")["static_configs"][0]["labels"]
         devices = {s: start_device(stack, tmp_path / f"box-{s}", s, port) for s, port in ports.items()}
         for d in devices.values():  # the detector warms up before /healthz answers
-            _wait_http(f"http://127.0.0.1:{d.port}/healthz", d.proc, d.log, 120)
+            wait_http(f"http://127.0.0.1:{d.port}/healthz", d.proc, d.log, 120)
         try:
             yield Fleet(devices, regional, head_office, receiver, agent_labels, receiver_outage)
         finally:
@@ -369,7 +302,7 @@ def documented_series() -> tuple[dict[str, int], dict[str, int]]:
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    return wait_for(what, check, timeout)
+    return wait_until(what, check, timeout)
 
 
 # ---------------------------------------------------------------- the test

@@ -15,7 +15,7 @@ from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.mqtt import MqttHealth, MqttSettings, MqttSink
 from edgeanon.outputs.store import StoreSink
 from tests.helpers.mqtt import PASSWORD, USER, Broker, Subscriber, WireTap
-from tests.helpers.pipeline import ROOT
+from tests.helpers.paths import ROOT
 
 LAYOUT = {"door": (["queue"], ["entrance"]), "aisle": (["shelf"], [])}
 
@@ -321,7 +321,7 @@ def test_topic_prefix_from_the_config(broker, monkeypatch):
 
     from edgeanon.config.loader import parse_config
     from edgeanon.run.wiring import mqtt_sink
-    from tests.helpers.pipeline import DEFAULT_CONFIG
+    from tests.helpers.paths import DEFAULT_CONFIG
 
     text = DEFAULT_CONFIG.read_text() + (
         f"mqtt: {{host: 127.0.0.1, port: {broker.port}, site: shop-1, topic_prefix: acme/stores/7, username: {USER},"

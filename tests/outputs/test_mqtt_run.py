@@ -17,7 +17,7 @@ import yaml
 
 from edgeanon.outputs.store import AggregateStore
 from tests.helpers.mqtt import PASSWORD, USER, Broker, Subscriber, WireTap
-from tests.helpers.pipeline import DEFAULT_CONFIG, ROOT
+from tests.helpers.paths import DEFAULT_CONFIG, ROOT
 
 pytestmark = pytest.mark.slow
 BUCKET_S = 10  # the minimum aggregation.bucket_seconds

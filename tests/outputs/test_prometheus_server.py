@@ -8,69 +8,28 @@ showed, that the recording rules produce their series, and that every dashboard 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 
 import pytest
 import yaml
 
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.run.test_shutdown import scrape, start_run
+from tests.helpers.paths import DEFAULT_CONFIG, ROOT
+from tests.helpers.prometheus import NEEDS_PROMETHEUS, PROM, PROMETHEUS, Prometheus, start_prometheus
+from tests.helpers.runs import scrape, start_run, stop_run
+from tests.helpers.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-PROM = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "edgeanon-dashboard.json"
-PROMETHEUS = shutil.which("prometheus")
 LABELS = {"store": "test-store", "device": "test-device"}
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, whatever the env says
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        PROMETHEUS is None and not os.environ.get("CI"),
-        reason="the prometheus binary is not installed (apt-get install prometheus; .ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_PROMETHEUS]
 
 CROSSING_IN = ("edgeanon_line_crossings_total", (("camera", "sample"), ("direction", "in"), ("line", "crossing")))
 ROAD = ("edgeanon_zone_occupancy", (("camera", "sample"), ("zone", "road")))
 UP = ("edgeanon_camera_up", (("camera", "sample"),))
 INFERRED = ("edgeanon_frames_total", (("camera", "sample"), ("fate", "inferred")))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Prometheus:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def get(self, path: str, **params: str) -> dict:
-        q = f"?{urllib.parse.urlencode(params)}" if params else ""
-        body = json.loads(_OPENER.open(f"{self.url}{path}{q}", timeout=10).read())
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict]:
-        data = self.get("/api/v1/query", query=expr)
-        assert data["resultType"] == "vector", data
-        return data["result"]
-
-    def value(self, expr: str) -> float | None:
-        result = self.query(expr)
-        assert len(result) <= 1, result
-        return float(result[0]["value"][1]) if result else None
 
 
 @pytest.fixture
@@ -82,12 +41,7 @@ def edgeanon(tmp_path) -> Iterator[int]:
     config.write_text(yaml.safe_dump(data))
     proc, port = start_run(str(config), cwd=tmp_path)
     yield port
-    proc.terminate()
-    try:
-        proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+    stop_run(proc)
 
 
 def prometheus_config(target_port: int) -> dict:
@@ -108,53 +62,9 @@ def prometheus_config(target_port: int) -> dict:
 def prometheus(tmp_path, edgeanon) -> Iterator[Prometheus]:
     if PROMETHEUS is None:
         pytest.fail("the prometheus binary is missing, but CI must run this test (.ci/run installs it)")
-    cfg = tmp_path / "prometheus.yml"
-    cfg.write_text(yaml.safe_dump(prometheus_config(edgeanon)))
-    port = free_port()
-    log_path = tmp_path / "prometheus.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={cfg}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _OPENER.open(f"{url}/-/ready", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, f"prometheus exited: {log_path.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, "prometheus did not become ready in 30 s"
-            time.sleep(0.2)
-        yield Prometheus(url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def wait_for(what: str, check, timeout: float):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
+    with ExitStack() as stack:
+        prom, _ = start_prometheus(stack, tmp_path, prometheus_config(edgeanon), "prometheus.yml")
+        yield prom
 
 
 def _promql(key: tuple[str, tuple]) -> str:
@@ -171,11 +81,11 @@ def test_prometheus_scrapes_edgeanon_and_records_the_rules(prometheus, edgeanon,
         active = prom.get("/api/v1/targets")["activeTargets"]
         return [t for t in active if t["health"] == "up"]
 
-    (target,) = wait_for("the edgeanon target to be up", target_up, 30)
+    (target,) = wait_until("the edgeanon target to be up", target_up, 30)
     assert target["labels"]["job"] == "edgeanon" and {k: target["labels"][k] for k in LABELS} == LABELS
 
     # 2. people crossed the line "in" and Prometheus has seen it
-    wait_for("an 'in' crossing to reach Prometheus", lambda: (prom.value(_promql(CROSSING_IN)) or 0) > 0, 45)
+    wait_until("an 'in' crossing to reach Prometheus", lambda: (prom.value(_promql(CROSSING_IN)) or 0) > 0, 45)
 
     # 3. one scrape bracketed by edgeanon's own /metrics: counters before <= Prometheus <= after; gauges in the
     #    range edgeanon showed meanwhile (polled densely, since they change with every frame)
@@ -192,7 +102,7 @@ def test_prometheus_scrapes_edgeanon_and_records_the_rules(prometheus, edgeanon,
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     try:
-        wait_for("a scrape after t0", lambda: (prom.value(f"timestamp({_promql(INFERRED)})") or 0) > t0 + 0.05, 10)
+        wait_until("a scrape after t0", lambda: (prom.value(f"timestamp({_promql(INFERRED)})") or 0) > t0 + 0.05, 10)
         got = {key: prom.query(_promql(key)) for key in (CROSSING_IN, ROAD, INFERRED)}
         up_all = prom.query("edgeanon_camera_up")
     finally:
@@ -220,10 +130,10 @@ def test_prometheus_scrapes_edgeanon_and_records_the_rules(prometheus, edgeanon,
     def recorded():
         return prom.query(f'store:edgeanon_line_crossings:increase1h{{store="{LABELS["store"]}",direction="in"}}')
 
-    (rec,) = wait_for("the store-level in/out recording rule", recorded, 20)
+    (rec,) = wait_until("the store-level in/out recording rule", recorded, 20)
     assert float(rec["value"][1]) > 0
     observed["store:edgeanon_line_crossings:increase1h"] = {"value": float(rec["value"][1]), "labels": rec["metric"]}
-    zone_avg = wait_for(
+    zone_avg = wait_until(
         "the per-zone occupancy average",
         lambda: prom.query('store_camera_zone:edgeanon_zone_occupancy:avg5m{camera="sample",zone="road"}'),
         20,

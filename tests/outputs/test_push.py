@@ -19,15 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from edgeanon.outputs.prometheus import PrometheusSink
 from edgeanon.outputs.push import PushSink
+from tests.helpers.net import free_port
 
 GATEWAY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
 GROUPING = {"store": "shibuya", "device": "box-01"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, auth: tuple[str, str] | None = None) -> str:

@@ -24,9 +24,11 @@ import pytest
 
 from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
+from edgeanon.counting.rollup import render, roll_up
 from edgeanon.errors import EdgeanonError
-from edgeanon.outputs.rollup import render, roll_up
-from edgeanon.outputs.store import AggregateStore, StoreError, StoreSink, bucket_rows
+from edgeanon.outputs.store import AggregateStore, StoreSink
+from edgeanon.outputs.store_file import StoreError
+from edgeanon.outputs.store_rows import bucket_rows
 from tests.helpers.store import DAY, T0, make_bucket, small_bucket
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,6 @@ a real StatusSink fed by today's store rows and by frames, and read by real head
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -16,14 +15,11 @@ from edgeanon.config.loader import parse_config
 from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, LiveCounts
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
-from edgeanon.web.pages import DRIFT_MIN_PEOPLE, DRIFT_SHARE, StatusPage, StatusSink, drift
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.web.test_browser import CHROMIUM, chromium
-
-NEEDS_CHROMIUM = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="chromium is not installed (apt-get install chromium); .ci/run installs it and CI never skips",
-)
+from edgeanon.run.views import site_view
+from edgeanon.web.status import DRIFT_MIN_PEOPLE, DRIFT_SHARE, StatusPage, drift
+from edgeanon.web.status_sink import StatusSink
+from tests.helpers.browser import NEEDS_CHROMIUM, chromium
+from tests.helpers.paths import DEFAULT_CONFIG
 
 
 @pytest.mark.parametrize(
@@ -38,7 +34,7 @@ def test_drift_threshold(n_in, n_out, warned):
 
 def page_for(tmp_path: Path, stored: tuple[int, int], live: tuple[int, int], site_now: int) -> str:
     cfg = parse_config(DEFAULT_CONFIG.read_text(), "default.yaml")
-    sink = StatusSink(cfg)
+    sink = StatusSink(site_view(cfg))
     now = time.time()
     with AggregateStore(tmp_path / "agg.db", retention_days=30) as store:  # an earlier run today
         start = max(int(sink.midnight()), int(now // 60 * 60) - 120)
@@ -51,7 +47,7 @@ def page_for(tmp_path: Path, stored: tuple[int, int], live: tuple[int, int], sit
     )
     sink.on_frame(LiveCounts("sample", 1, {"road": 1}, {}, {}, site_occupancy=site_now))
     status = CameraStatus("sample", up=True)
-    html = StatusPage(cfg, lambda: [status], sink).render()
+    html = StatusPage(site_view(cfg), lambda: [status], sink).render()
     path = tmp_path / "status.html"
     path.write_text(html, encoding="utf-8")
     return chromium(tmp_path, "--dump-dom", path.as_uri())
@@ -81,5 +77,5 @@ def test_store_now_needs_entrances():
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["entrances"] = []
     cfg = parse_config(yaml.safe_dump(data), "no-entrances.yaml")
-    html = StatusPage(cfg, lambda: [], StatusSink(cfg)).render()
+    html = StatusPage(site_view(cfg), lambda: [], StatusSink(site_view(cfg))).render()
     assert "In the store now" not in html and 'data-site="drift"' not in html

@@ -24,7 +24,8 @@ from pydantic import SecretStr
 
 from edgeanon.config.cameras import Camera
 from edgeanon.config.sources import DeviceSource, UrlSource
-from edgeanon.pixels.capture import POOL_SIZE, CameraReader, Fate, FramePool
+from edgeanon.pixels.capture import CameraReader
+from edgeanon.pixels.frames import POOL_SIZE, Fate, FramePool
 from tests.helpers.capture import (
     CLIP,
     CLIP_FPS,

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import stat
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,8 +24,8 @@ from edgeanon.counting.results import Bucket, CameraBucket
 from edgeanon.guidebook.audit.chain import verify
 from edgeanon.guidebook.audit.writer import AuditLog
 from edgeanon.outputs.store import AggregateStore
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.run.test_coredumps import start_service, stop_service
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.runs import run_edgeanon, start_demo, stop_run
 
 SECRET = "Hls-S3cret-9f2"
 
@@ -85,14 +83,7 @@ def test_ffmpeg_stderr_is_redacted_in_plain_mode(tmp_path, hls_server):
     data["entrances"] = [{"camera": "door", "line": "crossing"}]
     cfg = tmp_path / "site.yaml"
     cfg.write_text(yaml.safe_dump(data))
-    run = subprocess.run(
-        [sys.executable, "-m", "edgeanon", "run", str(cfg), "--port", "0", "--quiet", "--duration", "8"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    run = run_edgeanon("run", str(cfg), "--port", "0", "--quiet", "--duration", "8", cwd=tmp_path, timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]
     # FFmpeg's hls demuxer wrote the segment URL with the credentials to fd 2; what reached stderr is masked.
     assert re.search(r"\[hls @ 0x[0-9a-f]+\] .*'http://installer:\*\*\*@127\.0\.0\.1:\d+/seg0\.ts'", run.stderr), (
@@ -154,7 +145,7 @@ def test_store_files_left_readable_are_tightened(tmp_path):
 
 
 def test_a_real_run_under_umask_0_writes_only_private_files(tmp_path):
-    proc = start_service(tmp_path, ("sh", "-c", 'umask 000 && exec "$@"', "sh"))
+    proc = start_demo(tmp_path, ("sh", "-c", 'umask 000 && exec "$@"', "sh"))
     try:
         data = tmp_path / "edgeanon-data"
         deadline = time.monotonic() + 60
@@ -163,7 +154,7 @@ def test_a_real_run_under_umask_0_writes_only_private_files(tmp_path):
             time.sleep(0.2)
         seen = modes(data)
     finally:
-        stop_service(proc)
+        stop_run(proc)
     assert seen == {
         "audit.jsonl": 0o600,
         "aggregates.db": 0o600,
@@ -190,13 +181,7 @@ def export_setup(tmp_path: Path) -> tuple[Path, Path, int]:
 
 
 def export(cfg: Path) -> list[dict]:
-    r = subprocess.run(
-        [sys.executable, "-m", "edgeanon", "export", str(cfg), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    r = run_edgeanon("export", str(cfg), "--format", "json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 

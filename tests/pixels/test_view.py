@@ -19,9 +19,11 @@ from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.prometheus import _CameraHealth
 from edgeanon.pixels import view
 from edgeanon.pixels.media import iter_video
-from edgeanon.web.pages import StatusPage, StatusSink
-from tests.conftest import CLIP
-from tests.helpers.pipeline import DEFAULT_CONFIG, run_to_end
+from edgeanon.run.views import site_view
+from edgeanon.web.status import StatusPage
+from edgeanon.web.status_sink import StatusSink
+from tests.helpers.paths import CLIP, DEFAULT_CONFIG
+from tests.helpers.pipeline import run_to_end
 
 FILTERS = {
     "dark": "lutyuv=y=val*0.2",  # lights dimmed to a fifth
@@ -140,7 +142,9 @@ def test_status_page_shows_the_view_check_and_geometry_problems(tmp_path):
         CameraStatus("back", up=True, view_ok=True),
     ]
     clock = SimpleNamespace(t=1_790_000_000.0)
-    page = StatusPage(cfg, lambda: statuses, StatusSink(cfg, clock=lambda: clock.t), clock=lambda: clock.t).render()
+    page = StatusPage(
+        site_view(cfg), lambda: statuses, StatusSink(site_view(cfg), clock=lambda: clock.t), clock=lambda: clock.t
+    ).render()
     sections = dict(re.findall(r'<section class="cam" data-camera="(\w+)">(.*?)</section>', page, re.S))
     assert 'data-view="changed">View check: not as usual (dark, blurred). Moved, covered' in sections["sample"]
     assert 'data-view="learning"' in sections["door"] and "lies outside" in sections["door"]

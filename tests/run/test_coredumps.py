@@ -17,43 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from tests.helpers.runs import start_demo, stop_run
 
 NOBODY = 65534
-
-
-def start_service(cwd: Path, prefix: tuple[str, ...] = (), **popen: object) -> subprocess.Popen[str]:
-    cfg = cwd / "config.yaml"
-    shutil.copy(DEFAULT_CONFIG, cfg)
-    proc = subprocess.Popen(
-        [*prefix, sys.executable, "-m", "edgeanon", "run", str(cfg), "--port", "0", "--quiet", "--duration", "300"],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "HOME": str(cwd)},
-        **popen,  # type: ignore[arg-type]
-    )
-    deadline = time.monotonic() + 120
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if re.search(r"serving http://127\.0\.0\.1:\d+/metrics", line):
-            return proc
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"edgeanon run did not start: {proc.stderr.read()[-3000:]}")
-
-
-def stop_service(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def core_limits(pid: int) -> tuple[str, str]:
@@ -69,7 +35,7 @@ def test_running_service_has_core_file_limit_zero(tmp_path):
     # Control: children started through this shell get the hard limit as their soft one, so the 0 seen in the
     # service is its own doing.
     allow_cores = ("sh", "-c", 'ulimit -c "$(ulimit -Hc)" && exec "$@"', "sh")
-    proc = start_service(tmp_path, allow_cores)
+    proc = start_demo(tmp_path, allow_cores)
     try:
         ctrl = subprocess.Popen([*allow_cores, "sleep", "60"])
         deadline = time.monotonic() + 30
@@ -83,7 +49,7 @@ def test_running_service_has_core_file_limit_zero(tmp_path):
             ctrl.wait()
         assert core_limits(proc.pid) == ("0", "0")
     finally:
-        stop_service(proc)
+        stop_run(proc)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl are Linux-only")
@@ -118,7 +84,7 @@ def test_running_service_is_not_dumpable(request):
     finally:
         ctrl.kill()
         ctrl.wait()
-    proc = start_service(work, as_nobody)
+    proc = start_demo(work, as_nobody)
     try:
         status = Path(f"/proc/{proc.pid}/status").read_text()
         assert re.search(rf"^Uid:\s+{NOBODY}\s", status, re.M), "the service should run as nobody"
@@ -126,5 +92,5 @@ def test_running_service_is_not_dumpable(request):
             assert os.stat(f"/proc/{proc.pid}/{entry}").st_uid == 0, f"/proc/PID/{entry} is not root-owned"
         assert (work / "edgeanon-data" / "audit.jsonl").is_file(), "the service as nobody writes its data dir"
     finally:
-        stop_service(proc)
+        stop_run(proc)
     assert proc.returncode == 0

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from edgeanon.outputs.store import AggregateStore
-from tests.faults.helpers import base_config, clip_camera, running, write_config
+from tests.helpers.runs import run_edgeanon
+from tests.helpers.service import base_config, clip_camera, running, write_config
 
 RUN_S = 45.0
 BUCKET_S = 10
@@ -118,7 +119,7 @@ def test_a_frame_in_flight_at_a_boundary_counts_in_one_bucket():
     from edgeanon.counting.aggregate import Aggregator
     from edgeanon.counting.results import FATES as BUCKET_FATES
     from edgeanon.outputs.live import FATE_NAMES
-    from edgeanon.pixels.capture import Fate, FramePool
+    from edgeanon.pixels.frames import Fate, FramePool
 
     # a new fate (issue 12's idle) is one name in each of these, and then counts like the others
     assert tuple(f.value for f in Fate) == FATE_NAMES == BUCKET_FATES[1:] and BUCKET_FATES[0] == "captured"
@@ -209,32 +210,10 @@ def test_logs_and_summaries_use_the_site_time_with_its_offset(run):
 
 def test_json_logs_use_the_site_time(tmp_path):
     import json
-    import subprocess
-    import sys
 
     cfg = base_config(tmp_path, [clip_camera("clip", fps=5)], aggregation={"bucket_seconds": 10, "timezone": TZ})
     path = write_config(tmp_path, cfg)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edgeanon",
-            "run",
-            str(path),
-            "--port",
-            "0",
-            "--duration",
-            "3",
-            "-q",
-            "--log-format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
+    proc = run_edgeanon("run", str(path), "--port", "0", "--duration", "3", "-q", "--log-format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]
     stamped = [r for r in records if r.get("logger") != "stderr" or "ts" in r]

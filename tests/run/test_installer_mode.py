@@ -26,9 +26,11 @@ from edgeanon.config.errors import ConfigError
 from edgeanon.config.loader import parse_config
 from edgeanon.guidebook.assess.checklist import assess
 from edgeanon.guidebook.notice.render import render_notice
-from edgeanon.web.pages import InstallerMode, ThrottledBoxes
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.run.test_shutdown import start_run
+from edgeanon.run.views import site_view
+from edgeanon.web.live_boxes import ThrottledBoxes
+from edgeanon.web.setup import InstallerMode
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.runs import start_run
 
 TZ = ZoneInfo("Asia/Tokyo")  # the demo config's aggregation.timezone
 HASH = "pbkdf2_sha256$100000$c2FsdHNhbHRzYWx0c2FsdA==$" + "A" * 43 + "="
@@ -190,13 +192,14 @@ def test_enabled_then_expired_in_a_real_run(tmp_path):
 
 
 def test_status_page_links_setup_only_while_the_mode_is_on():
-    from edgeanon.web.pages import StatusPage, StatusSink
+    from edgeanon.web.status import StatusPage
+    from edgeanon.web.status_sink import StatusSink
 
     cfg = parse_config(config_text())
     clock = SimpleNamespace(t=1000.0)
     mode = InstallerMode(1010.0, clock=lambda: clock.t)
-    page = StatusPage(cfg, list, StatusSink(cfg), installer=mode)
+    page = StatusPage(site_view(cfg), list, StatusSink(site_view(cfg)), installer=mode)
     assert 'href="/setup"' in page.render()
     clock.t = 1010.0  # past the deadline /setup is a 404: no link to it
     assert 'href="/setup"' not in page.render()
-    assert 'href="/setup"' not in StatusPage(cfg, list, StatusSink(cfg)).render()
+    assert 'href="/setup"' not in StatusPage(site_view(cfg), list, StatusSink(site_view(cfg))).render()

@@ -7,7 +7,8 @@ import copy
 import yaml
 
 from edgeanon.config.loader import parse_config
-from tests.helpers.pipeline import DEFAULT_CONFIG, RawObserver, RecordingSink, run_to_end
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.pipeline import RawObserver, RecordingSink, run_to_end
 
 
 def test_two_cameras_share_a_session_and_count_independently():

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import LABELS, load_json
+from tests.helpers.media import load_json
+from tests.helpers.paths import LABELS
 from tests.helpers.pipeline import RawObserver, RecordingSink, clip_config, run_to_end
 
 FPS = 10

@@ -9,33 +9,18 @@ import textwrap
 
 import numpy as np
 import pytest
-import yaml
 
-from edgeanon.config.loader import parse_config
 from edgeanon.counting.bins import AGE_BANDS, FACE_OUTCOMES, GENDERS
 from edgeanon.run.camera import CameraCounting, Tracked
-from tests.counting.analytics.synth import line_path, stream, walk
-from tests.helpers.pipeline import DEFAULT_CONFIG, RecordingSink, run_to_end
-
-JUSTIFICATION = "Estimate the age band and gender mix of people passing, kept only as statistics per hour."
-STAGE_MODULES = ("edgeanon.pixels.faces.stage", "edgeanon.pixels.faces.detector", "edgeanon.pixels.faces.estimate")
-
-
-def attribute_config(min_face_px: int = 32, k: int = 1, estimate=("age_band", "gender")):
-    """The shipped default config over the clip, read once as fast as possible, with attributes declared."""
-    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    data["cameras"][0]["source"].update({"realtime": False, "loop": False})
-    data["purposes"].append({"id": "attributes", "justification": JUSTIFICATION})
-    data["attributes"] = {"estimate": list(estimate), "min_face_px": min_face_px}
-    data["privacy"] = {"k": k}
-    return parse_config(yaml.safe_dump(data), "test-config")
-
+from tests.helpers.face_stage import STAGE_MODULES, attribute_config
+from tests.helpers.pipeline import RecordingSink, run_to_end
+from tests.helpers.synthetic_tracks import line_path, stream, walk
 
 LOADED = textwrap.dedent(
     """
     import sys
     from tests.helpers.pipeline import run_to_end, clip_config
-    from tests.run.test_pipeline_attributes import STAGE_MODULES, attribute_config
+    from tests.helpers.face_stage import STAGE_MODULES, attribute_config
     cfg = attribute_config() if sys.argv[1] == "on" else clip_config()
     runner = run_to_end(cfg)
     loaded = [m for m in STAGE_MODULES if m in sys.modules]

@@ -16,7 +16,8 @@ import yaml
 from edgeanon.counting.results import LiveCounts
 from edgeanon.outputs.store import AggregateStore, StoreSink
 from edgeanon.run.runner import Runner
-from tests.helpers.pipeline import DEFAULT_CONFIG, RawObserver, RecordingSink, clip_config
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.pipeline import RawObserver, RecordingSink, clip_config
 from tests.helpers.store import T0
 
 ROWS = COLS = 8

@@ -13,7 +13,8 @@ from edgeanon.counting.results import LiveCounts
 from edgeanon.outputs.store import AggregateStore, StoreSink
 from edgeanon.run.camera import CameraCounting
 from edgeanon.run.runner import Runner
-from tests.helpers.pipeline import DEFAULT_CONFIG, RawObserver, RecordingSink, clip_config
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.pipeline import RawObserver, RecordingSink, clip_config
 from tests.helpers.store import T0
 
 SIZE = (768, 576)
@@ -65,9 +66,8 @@ def clip_store(tmp_path_factory):
 
 def test_clip_reaches_the_store_as_heading_speed_and_group_counts(clip_store):
     cfg, rec, raw, flushed, rows = clip_store
-    assert raw.results and all(
-        isinstance(f, LiveCounts) and not {"attributes", "dwell", "heat"} & set(dir(f)) for f in rec.frames
-    )
+    live_only = all(isinstance(f, LiveCounts) and not {"attributes", "dwell", "heat"} & set(dir(f)) for f in rec.frames)
+    assert raw.results and live_only
     per_frame = Counter()
     for f in raw.results:
         for key, n in f.attributes.items():

@@ -19,8 +19,8 @@ from edgeanon.outputs.store import AggregateStore
 from edgeanon.run.camera import CameraCounting
 from edgeanon.run.runner import STAGES
 from edgeanon.run.wiring import setup_boxes, wire
-from edgeanon.web.pages import BOX_MAX_AGE_S
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from edgeanon.web.live_boxes import BOX_MAX_AGE_S
+from tests.helpers.paths import DEFAULT_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "ab" * 32

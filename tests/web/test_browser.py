@@ -7,9 +7,7 @@ saved under pytest's tmp_path (never in the repository) as artifacts for a human
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -23,27 +21,12 @@ import yaml
 
 from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
 from edgeanon.outputs.store import AggregateStore
-from edgeanon.web.pages import NO_IMAGE_LINE
-from tests.helpers.pipeline import DEFAULT_CONFIG
-from tests.run.test_shutdown import scrape, start_run
+from edgeanon.web.page import NO_IMAGE_LINE
+from tests.helpers.browser import NEEDS_CHROMIUM, chromium
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.runs import scrape, start_run
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="chromium is not installed (apt-get install chromium); .ci/run installs it and CI never skips",
-    ),
-]
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 ZONE = ("edgeanon_zone_occupancy", (("camera", "sample"), ("zone", "road")))
 IN_VIEW = ("edgeanon_camera_occupancy", (("camera", "sample"),))
 SITE = ("edgeanon_site_occupancy", ())
@@ -51,19 +34,6 @@ SITE = ("edgeanon_site_occupancy", ())
 
 def crossings(direction: str) -> tuple[str, tuple]:
     return ("edgeanon_line_crossings_total", (("camera", "sample"), ("direction", direction), ("line", "crossing")))
-
-
-def chromium(tmp: Path, *args: str) -> str:
-    assert CHROMIUM is not None, "chromium is required in CI"
-    proc = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'chromium-profile'}", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=45,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
 
 
 BUCKET_S = 10

@@ -6,22 +6,18 @@ import base64
 import http.client
 import json
 import logging
-import os
 import re
-import shutil
 import ssl
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, Gauge
 
 from edgeanon.config.errors import ConfigError
 from edgeanon.config.loader import parse_config
@@ -30,13 +26,15 @@ from edgeanon.errors import EdgeanonError
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
 from edgeanon.run.service import config_secrets
-from edgeanon.web.pages import NO_IMAGE_LINE, LiveBoxes, SetupPage, StatusPage, StatusSink
+from edgeanon.run.views import site_view
+from edgeanon.web.live_boxes import LiveBoxes
+from edgeanon.web.page import NO_IMAGE_LINE
 from edgeanon.web.server import App, BasicAuth, WebServer, hash_password, liveness, readiness, verify_password
-from tests.helpers.pipeline import DEFAULT_CONFIG
-
-ITER = 100_000  # the config's minimum: keeps the tests fast
-PASSWORD = "correct horse battery staple"
-HASH = hash_password(PASSWORD, ITER)
+from edgeanon.web.setup import SetupPage
+from edgeanon.web.status import StatusPage
+from edgeanon.web.status_sink import StatusSink
+from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.web import HASH, ITER, PASSWORD, basic, make_app, self_signed
 
 
 def cam(name: str, *, up: bool = True, last_frame: float | None = 99.0, **kw: Any) -> CameraStatus:
@@ -88,21 +86,6 @@ def call(app: App, path: str, method: str = "GET", auth: str | None = None) -> t
 
     body = b"".join(app(environ, start_response))
     return got["status"], got["headers"], body
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def make_app(*, healthy: bool = True, ready: bool = True, auth: BasicAuth | None = None, **kw: Any) -> App:
-    registry = CollectorRegistry()
-    Gauge("edgeanon_test", "test gauge", registry=registry).set(3)
-    app = App(
-        registry, lambda: (healthy, {"x": 1}), lambda: (ready, {"stale": [] if ready else ["b"]}), auth=auth, **kw
-    )
-    app.routes["/"] = lambda environ: (200, "text/html; charset=utf-8", b"<p>status</p>")
-    app.routes["/notice"] = lambda environ: (200, "text/html; charset=utf-8", b"<p>notice</p>")
-    return app
 
 
 @pytest.mark.parametrize(
@@ -230,52 +213,6 @@ def test_hash_password_cli_reads_stdin():
 # ---------------------------------------------------------------- TLS
 
 
-def self_signed(tmp: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for 127.0.0.1: with ``cryptography`` if installed, else Debian's openssl CLI."""
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    try:
-        import datetime as dt
-        import ipaddress
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        if shutil.which("openssl") is None:
-            if os.environ.get("CI"):
-                raise
-            pytest.skip("neither the cryptography package nor the openssl CLI is available to make a certificate")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1"],
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
-        return cert, key
-    pk = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    crt = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(pk.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(pk, hashes.SHA256())
-    )
-    cert.write_bytes(crt.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        pk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert, key
-
-
 def test_tls_with_a_self_signed_certificate(tmp_path):
     cert, key = self_signed(tmp_path)
     server = WebServer(make_app(auth=BasicAuth({"staff": HASH})), "127.0.0.1", 0, tls=(str(cert), str(key)))
@@ -332,7 +269,7 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
         cb = CameraBucket(occupancy_sum=30, occupancy_frames=10, zones={"road": zb},
                           lines={"crossing": LineBucket(in_=1, out=2)})  # fmt: skip
         store.write_bucket(Bucket(start, 60, {"sample": cb}))
-    live = StatusSink(cfg, clock=lambda: clock.t)
+    live = StatusSink(site_view(cfg), clock=lambda: clock.t)
     live.seed(store.rows(live.midnight()))
     assert live.today("sample", "crossing") == (120, 240)  # 21:33: all two hours fall on today
     live.on_frame(frame(4, 3, site=7))
@@ -344,7 +281,7 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
         cam("sample", frame_size=(768, 576)),
         cam("door", up=False, last_frame=None, last_error="no /dev/video0"),
     ]
-    page = StatusPage(cfg, lambda: statuses, live, rows=store.rows, clock=lambda: clock.t).render()
+    page = StatusPage(site_view(cfg), lambda: statuses, live, rows=store.rows, clock=lambda: clock.t).render()
     assert NO_IMAGE_LINE in page and "<img" not in page.lower() and "http" not in page.replace("http-equiv", "")
     assert re.search(r'data-zone="road">2<', page) and re.search(r'data-camera-occupancy="sample">5<', page)
     assert re.search(r'data-line="crossing" data-dir="in">121<', page)
@@ -373,7 +310,7 @@ def test_setup_page_draws_geometry_and_outlines_only():
     cfg = demo_config()
     statuses = [cam("sample", frame_size=(768, 576)), cam("door", up=False, last_frame=None)]
     xyxy = np.array([[100, 200, 140, 300], [300, 150, 330, 240], [5, 5, 5, 9]], np.float32)  # last one: no area
-    page = SetupPage(cfg, lambda: statuses, lambda c: xyxy if c == "sample" else None).render()
+    page = SetupPage(site_view(cfg), lambda: statuses, lambda c: xyxy if c == "sample" else None).render()
     assert NO_IMAGE_LINE in page and "<img" not in page.lower() and "<image" not in page.lower()
     assert page.count('class="person"') == 2 and 'data-people="sample">2<' in page
     assert '<rect class="person" x="100" y="200" width="40" height="100" fill="none"' in page

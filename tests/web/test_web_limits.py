@@ -22,7 +22,7 @@ import pytest
 
 from edgeanon.web.guard import Limits, LoginLimiter, client_key
 from edgeanon.web.server import BasicAuth, WebServer
-from tests.web.test_web import HASH, PASSWORD, basic, make_app, self_signed
+from tests.helpers.web import HASH, PASSWORD, basic, make_app, self_signed
 
 GOOD = "127.0.0.2"  # the well-behaved client's source address
 ANSWER_S = 5.0  # a well-behaved request must be answered within this, while the attack goes on

@@ -1,10 +1,13 @@
-"""The fixed label sets of every attribute: exported label values come from here or from the config, never from data.
+"""The fixed label sets of every attribute and of the dwell histogram: exported label values come from here or
+from the config, never from data.
 
 Kept free of numpy, OpenCV and onnxruntime, so analytics and sinks can import the labels without touching
 anything that sees pixels.
 """
 
 from __future__ import annotations
+
+import math
 
 # Coarse age groups (年代), no finer than ten years, as the guidebook's worked example counts them.
 AGE_BANDS: tuple[str, ...] = ("<20", "20s", "30s", "40s", "50s", "60+")
@@ -34,3 +37,15 @@ def age_band(age: float) -> int:
 # this tuple: its codes are these positions). Counted per camera, so "faces too small" on a high, wide camera is
 # visible instead of a silent absence of estimates.
 FACE_OUTCOMES: tuple[str, ...] = ("estimated", "person_too_small", "no_face", "face_too_small")
+
+# Upper bounds (inclusive) of the dwell histogram buckets, in seconds: the ``le`` labels of the dwell histogram
+# and the names of its stored rows (DWELL_METRICS), so they live with the other fixed label sets.
+DWELL_BUCKETS_S: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, math.inf)
+
+
+def _bound_label(bound: float) -> str:
+    return "inf" if math.isinf(bound) else (str(int(bound)) if float(bound).is_integer() else str(bound))
+
+
+# The store's (and the roll-up's) metric name of each dwell bucket, in DWELL_BUCKETS_S order.
+DWELL_METRICS: tuple[str, ...] = tuple(f"dwell_count_le_{_bound_label(b)}" for b in DWELL_BUCKETS_S)

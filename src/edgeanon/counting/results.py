@@ -12,7 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram
+from edgeanon.counting.analytics.zones import DwellHistogram
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.guidebook import policy
 
 DIRECTIONS = ("in", "out")

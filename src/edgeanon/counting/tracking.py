@@ -44,6 +44,7 @@ Track ids are a per-tracker counter, process-local, for debugging only; they mus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -174,6 +175,15 @@ def _xyxy_to_cxcywh(b: F64) -> F64:
     return out
 
 
+class _Prediction(NamedTuple):
+    """The live tracks of one update: their slots, Kalman state, time since last seen and predicted xyxy boxes."""
+
+    live: I64
+    state: F64
+    dt: F64
+    xyxy: F64
+
+
 class Tracker:
     """Tracks people across frames; one instance per camera, not thread-safe.
 
@@ -237,36 +247,22 @@ class Tracker:
         valid = np.isfinite(xyxy).all(1) & (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
         high = valid & (score >= s.high_score)
         low = valid & (score >= s.low_score) & ~high
-        high_idx = high.nonzero()[0]
-        low_idx = low.nonzero()[0]
+        free_before = ~(self._alive | self._reset_pending)  # slots ending in this update are not reused in it
 
-        alive = self._alive
-        free_before = ~(alive | self._reset_pending)  # slots ending in this update are not reused in it
-        live = alive.nonzero()[0]
-
-        state, dt, pred_xyxy = self._predict(live, t)
-        m_det, m_col, strong_cols = self._match(xyxy, high_idx, low_idx, live, state, dt, pred_xyxy, t)
-        m_slot = live[m_col]
-        just = self._correct(m_slot, state[m_col], dt[m_col], xyxy[m_det], t)
-        self._t_strong[live[strong_cols]] = t
-
-        # End tentative tracks that missed, and confirmed ones unseen for longer than max_age.
-        matched = np.zeros_like(alive)
+        pred = self._predict(t)
+        m_det, m_col, strong_col = self._match(xyxy, high.nonzero()[0], low.nonzero()[0], pred, t)
+        m_slot = pred.live[m_col]
+        just = self._correct(m_slot, pred.state[m_col], pred.dt[m_col], xyxy[m_det], t)
+        self._t_strong[pred.live[strong_col]] = t
+        matched = np.zeros_like(self._alive)
         matched[m_slot] = True
-        unmatched = alive & ~matched
-        end = unmatched & (~self._confirmed | (t - self._t_seen > s.max_age) | (t - self._t_strong > s.max_age))
-        end |= self._reset_pending
-        ended = end.nonzero()[0]
-        ended_confirmed = self._confirmed[ended]
-        alive[end] = False
-        self._reset_pending[:] = False
+        ended, ended_confirmed = self._expire(matched, t)
 
         # Start tentative tracks from unmatched confident detections, on slots free before this update.
         unused = high.copy()
         unused[m_det] = False
         new_det = (unused & (score >= s.new_track_score)).nonzero()[0]
         new_slot, new_det = self._start(new_det, score, free_before.nonzero()[0], xyxy, t)
-
         self._matched_prev[:] = matched
         self._matched_prev[new_slot] = True
 
@@ -278,52 +274,73 @@ class Tracker:
         out = Detections(dets.xyxy[out_det], dets.score[out_det], self._ids[out_slot])
         return TrackUpdate(out, out_slot, self._confirmed[out_slot], out_just, new_slot, ended, ended_confirmed, t)
 
-    def _predict(self, live: I64, t: float) -> tuple[F64, F64, F64]:
-        """The live slots' Kalman states, seconds since each was seen, and their predicted boxes (xyxy) at ``t``."""
+    def _predict(self, t: float) -> _Prediction:
+        """Predicted boxes of the live tracks at time ``t``, from the state at each track's last measurement."""
+        live = self._alive.nonzero()[0]
         state = self._kf[live]
         dt = np.maximum(t - self._t_seen[live], 0.0)
         pred = state[:, _X] + state[:, _V] * dt[:, None]
         np.maximum(pred[:, 2:], 1.0, out=pred[:, 2:])
         half = pred[:, 2:] * 0.5
-        return state, dt, np.concatenate([pred[:, :2] - half, pred[:, :2] + half], axis=1)
+        return _Prediction(live, state, dt, np.concatenate([pred[:, :2] - half, pred[:, :2] + half], axis=1))
 
-    def _match(
-        self, xyxy: F64, high_idx: I64, low_idx: I64, live: I64, state: F64, dt: F64, pred_xyxy: F64, t: float
-    ) -> tuple[I64, I64, I64]:
-        """Detections matched to live tracks: (detection rows, columns of ``live``), and the columns a confident
-        detection matched (stages 1 and 1b; stage 2 matches weak ones)."""
+    def _match(self, xyxy: F64, high_idx: I64, low_idx: I64, pred: _Prediction, t: float) -> tuple[I64, I64, I64]:
+        """The association stages 1, 1b and 2 (see the module docstring).
+
+        Returns the matched detections, their columns in ``pred``, and the columns matched by a confident
+        detection (stages 1 and 1b).
+        """
         s = self.settings
         # Stage 1: confident detections against every live track.
-        r1, c1 = _associate(xyxy[high_idx], pred_xyxy, s.match_iou)
-        open_cols = np.ones(live.size, bool)
+        r1, c1 = _associate(xyxy[high_idx], pred.xyxy, s.match_iou)
+        open_cols = np.ones(pred.live.size, bool)
         open_cols[c1] = False
-        # Stage 1b: confident detections left over against tentative tracks still unmatched, with boxes
-        # buffered by the predicted position's std. A newborn track has no velocity yet, so at a low frame
-        # rate (pacing) a walking person can leave plain IoU range before the second hit and would then
-        # be re-born every frame and never confirmed, i.e. never counted.
         left = np.ones(high_idx.size, bool)
         left[r1] = False
         rest_high = high_idx[left]
-        tent = (open_cols & ~self._confirmed[live]).nonzero()[0]
-        r1b, c1b = _NO_INT, _NO_INT
-        if rest_high.size and tent.size and s.tentative_buffer > 0.0:
-            st, d = state[tent], dt[tent, None]
-            q = (s.accel_noise * st[:, _X, 3:4]) ** 2
-            var = st[:, _P00, :2] + d * (2.0 * st[:, _P01, :2] + d * st[:, _P11, :2]) + q * d**3 / 3.0
-            margin = s.tentative_buffer * np.sqrt(var)
-            r1b, c1b = _associate(xyxy[rest_high], pred_xyxy[tent], s.match_iou, margin)
-            c1b = tent[c1b]
-            open_cols[c1b] = False
+        r1b, c1b = self._rescue_tentative(xyxy[rest_high], pred, open_cols)
+        open_cols[c1b] = False
         # Stage 2: weak detections against tracks matched last update and still unmatched, and only for
         # max_age after their last confident match: a track that walks past a cone or a sign must not live
         # on, matched to that static low-score detection, as a phantom person.
-        strong_recent = t - self._t_strong[live] <= s.max_age
-        cand = (open_cols & self._matched_prev[live] & strong_recent).nonzero()[0]
-        r2, c2 = _associate(xyxy[low_idx], pred_xyxy[cand], s.low_match_iou)
+        strong_recent = t - self._t_strong[pred.live] <= s.max_age
+        cand = (open_cols & self._matched_prev[pred.live] & strong_recent).nonzero()[0]
+        r2, c2 = _associate(xyxy[low_idx], pred.xyxy[cand], s.low_match_iou)
+        strong = np.concatenate([c1, c1b])
+        return np.concatenate([high_idx[r1], rest_high[r1b], low_idx[r2]]), np.concatenate([strong, cand[c2]]), strong
 
-        m_det = np.concatenate([high_idx[r1], rest_high[r1b], low_idx[r2]])
-        m_col = np.concatenate([c1, c1b, cand[c2]])
-        return m_det, m_col, np.concatenate([c1, c1b])
+    def _rescue_tentative(self, rest: F64, pred: _Prediction, open_cols: BOOL) -> tuple[I64, I64]:
+        """Stage 1b: confident detections left over against unmatched tentative tracks, with both boxes buffered.
+
+        The buffer is the predicted position's std: a newborn track has no velocity yet, so at a low frame rate
+        it would otherwise be re-born every frame and never counted. Returns (rows of rest, columns of pred).
+        """
+        s = self.settings
+        tent = (open_cols & ~self._confirmed[pred.live]).nonzero()[0]
+        if not (rest.shape[0] and tent.size and s.tentative_buffer > 0.0):
+            return _NO_INT, _NO_INT
+        st, d = pred.state[tent], pred.dt[tent, None]
+        q = (s.accel_noise * st[:, _X, 3:4]) ** 2
+        var = st[:, _P00, :2] + d * (2.0 * st[:, _P01, :2] + d * st[:, _P11, :2]) + q * d**3 / 3.0
+        margin = s.tentative_buffer * np.sqrt(var)
+        r1b, c1b = _associate(rest, pred.xyxy[tent], s.match_iou, margin)
+        return r1b, tent[c1b]
+
+    def _expire(self, matched: BOOL, t: float) -> tuple[I64, BOOL]:
+        """End tentative tracks that missed, confirmed ones unseen for longer than max_age, and reset ones.
+
+        Returns the ended slots and which of them were confirmed.
+        """
+        s = self.settings
+        alive = self._alive
+        unmatched = alive & ~matched
+        end = unmatched & (~self._confirmed | (t - self._t_seen > s.max_age) | (t - self._t_strong > s.max_age))
+        end |= self._reset_pending
+        ended = end.nonzero()[0]
+        ended_confirmed = self._confirmed[ended]
+        alive[end] = False
+        self._reset_pending[:] = False
+        return ended, ended_confirmed
 
     def _correct(self, slot: I64, state: F64, dt: F64, xyxy: F64, t: float) -> BOOL:
         """Kalman predict (by ``dt``) and update of matched slots; returns which became confirmed now."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # The fates a captured frame can end in; each is a field of ``FrameCounters`` (a new fate, such as ``idle``,
-# is one more name here, one more field below and one more ``capture.Fate``).
+# is one more name here, one more field below and one more ``frames.Fate``).
 FATE_NAMES = ("inferred", "dropped", "skipped")
 
 

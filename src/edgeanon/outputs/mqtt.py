@@ -13,34 +13,30 @@ Buckets. Each closed bucket becomes one retained QoS 1 message per camera plus o
 this sink's own (the same kind and bound as the store's: ``store.MAX_BACKLOG``, oldest dropped and counted
 when full). One bucket is in flight at a time, and it is handed to paho exactly once: only when the broker has
 acknowledged all of its messages does the next one go, so buckets arrive in order and no bucket is published
-twice except as paho's QoS 1 redelivery.
+twice except as paho's QoS 1 redelivery. What each message holds (topics, payloads, discovery) is ``mqtt_messages``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
-from edgeanon import __version__
 from edgeanon.counting.results import Bucket, LiveCounts
 from edgeanon.outputs.live import CameraStatus
-from edgeanon.outputs.store import MAX_BACKLOG, bucket_rows
+from edgeanon.outputs.mqtt_messages import AVAILABLE, UNAVAILABLE, Layout, Topics, bucket_messages, discovery_messages
+from edgeanon.outputs.store import MAX_BACKLOG
 
 log = logging.getLogger("edgeanon.mqtt")
 
 LIVE_MIN_INTERVAL_S = 1.0  # at most one live message per topic per second
 _TICK_S = 0.1  # publisher thread wake-up when idle
-AVAILABLE, UNAVAILABLE = "online", "offline"
-Layout = Mapping[str, tuple[Sequence[str], Sequence[str]]]  # camera -> (zones, lines), from the config
 
 
 @dataclass(frozen=True)
@@ -71,114 +67,6 @@ class MqttSettings:
         return self.client_id or f"edgeanon-{self.site}"
 
 
-class Topics:
-    """Every topic this sink publishes to, built from the prefix and config names only."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.status = f"{prefix}/status"
-        self.bucket_site = f"{prefix}/bucket/site"
-        self.site_occupancy = f"{prefix}/live/site/occupancy"
-
-    def bucket_camera(self, camera: str) -> str:
-        return f"{self.prefix}/bucket/camera/{camera}"
-
-    def camera(self, camera: str, what: str) -> str:
-        """``occupancy`` or ``up`` of one camera."""
-        return f"{self.prefix}/live/camera/{camera}/{what}"
-
-    def zone(self, camera: str, zone: str) -> str:
-        return f"{self.prefix}/live/camera/{camera}/zone/{zone}/occupancy"
-
-    def line(self, camera: str, line: str, direction: str) -> str:
-        return f"{self.prefix}/live/camera/{camera}/line/{line}/{direction}"
-
-
-def _number(v: float) -> int | float | None:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return int(v) if float(v).is_integer() else float(v)
-
-
-def bucket_messages(bucket: Bucket, site: str, topics: Topics) -> list[tuple[str, bytes]]:
-    """The bucket as (topic, JSON) pairs: one per camera, then the site. Values are the store's rows for the same
-    bucket (``store.bucket_rows``), grouped by scope, so the two never disagree."""
-    head = {"bucket_start": int(bucket.start), "bucket_seconds": int(bucket.length), "partial": bool(bucket.partial)}
-    cams: dict[str, dict] = {
-        cam: {"site": site, "camera": cam, **head, "metrics": {}, "zones": {}, "lines": {}, "attributes": {}}
-        for cam in bucket.cameras
-    }
-    site_msg: dict = {"site": site, "camera": "", **head}
-    for cam, scope, name, metric, value in bucket_rows(bucket):
-        v = _number(value)
-        if scope == "site":
-            site_msg[metric] = v
-        elif scope == "camera":
-            cams[cam]["metrics"][metric] = v
-        else:  # zone or line
-            cams[cam][f"{scope}s"].setdefault(name, {})[metric] = v
-    for cam, cb in bucket.cameras.items():
-        for (kind, place, bin_), n in sorted(cb.attributes.items()):
-            if n > 0:  # after suppression: every bin left here counts at least k
-                cams[cam]["attributes"].setdefault(kind, {}).setdefault(place, {})[bin_] = int(n)
-    out = [(topics.bucket_camera(cam), _dumps(msg)) for cam, msg in cams.items()]
-    out.append((topics.bucket_site, _dumps(site_msg)))
-    return out
-
-
-def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
-
-
-def discovery_messages(
-    settings: MqttSettings, layout: Layout, topics: Topics, zones: bool, lines: bool
-) -> list[tuple[str, bytes]]:
-    """Home Assistant discovery configs (retained): one sensor per zone occupancy and line direction, the site
-    occupancy, and one binary sensor per camera for camera up. Ids come from config names only."""
-    site = settings.site
-    node = f"edgeanon_{site}"
-    device = {
-        "identifiers": [node],
-        "name": f"edgeanon {site}",
-        "manufacturer": "edgeanon",
-        "model": "edgeanon people counter",
-        "sw_version": __version__,
-    }
-    common = {"availability_topic": topics.status, "payload_available": AVAILABLE, "payload_not_available": UNAVAILABLE}
-    out: list[tuple[str, bytes]] = []
-
-    def add(component: str, object_id: str, name: str, state_topic: str, **extra: object) -> None:
-        uid = f"{node}_{object_id}"
-        cfg = {"name": name, "unique_id": uid, "object_id": uid, "state_topic": state_topic, "device": device}
-        out.append((f"{settings.discovery_prefix}/{component}/{node}/{object_id}/config", _dumps(cfg | common | extra)))
-
-    people = {"unit_of_measurement": "people", "state_class": "measurement"}
-    add("sensor", "site_occupancy", "Site occupancy", topics.site_occupancy, **people)
-    for cam, (zone_names, line_names) in layout.items():
-        add(
-            "binary_sensor",
-            f"{cam}_up",
-            f"{cam} camera up",
-            topics.camera(cam, "up"),
-            device_class="connectivity",
-            payload_on="1",
-            payload_off="0",
-        )
-        for z in zone_names if zones else ():
-            add("sensor", f"{cam}_zone_{z}_occupancy", f"{cam} {z} occupancy", topics.zone(cam, z), **people)
-        for ln in line_names if lines else ():
-            for d in ("in", "out"):
-                add(
-                    "sensor",
-                    f"{cam}_line_{ln}_{d}",
-                    f"{cam} {ln} {d}",
-                    topics.line(cam, ln, d),
-                    unit_of_measurement="people",
-                    state_class="total_increasing",
-                )
-    return out
-
-
 class MqttSink:
     """The sink. ``start`` connects in the background; ``close`` delivers what it can within ``close_timeout_s``.
 
@@ -205,9 +93,10 @@ class MqttSink:
         self.layout = {cam: (tuple(z), tuple(ln)) for cam, (z, ln) in layout.items()}
         self.max_backlog = max_backlog
         self._statuses = statuses
-        self._discovery = (
-            discovery_messages(settings, self.layout, self.topics, zones, lines) if settings.discovery else []
-        )
+        self._discovery: list[tuple[str, bytes]] = []
+        if settings.discovery:
+            prefix = settings.discovery_prefix
+            self._discovery = discovery_messages(settings.site, prefix, self.layout, self.topics, zones, lines)
         self.dropped_buckets = 0
         self.published_buckets = 0
         self.connect_failures = 0
@@ -263,13 +152,10 @@ class MqttSink:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.connect_failures += 1
             error = f"the broker at {self._where} refused the connection: {reason_code}"
             if "password" in str(reason_code).lower() or "authori" in str(reason_code).lower():
                 error += " (check mqtt.username and the password)"
-            if error != self.last_error:
-                log.error("mqtt: %s; retrying with back-off up to %d s", error, self.settings.reconnect_max_s)
-            self.last_error = error
+            self._connect_failed(error, logging.ERROR)
             return
         if self.last_error:
             log.info("mqtt: connected to %s again", self._where)
@@ -290,10 +176,13 @@ class MqttSink:
             log.warning("mqtt: %s; reconnecting, back-off up to %d s", self.last_error, self.settings.reconnect_max_s)
 
     def _on_connect_fail(self, client, userdata) -> None:
+        self._connect_failed(f"cannot connect to the broker at {self._where}", logging.WARNING)
+
+    def _connect_failed(self, error: str, level: int) -> None:
+        """Count a failed attempt; log it once per distinct reason (paho retries it with back-off)."""
         self.connect_failures += 1
-        error = f"cannot connect to the broker at {self._where}"
         if error != self.last_error:
-            log.warning("mqtt: %s; retrying with back-off up to %d s", error, self.settings.reconnect_max_s)
+            log.log(level, "mqtt: %s; retrying with back-off up to %d s", error, self.settings.reconnect_max_s)
         self.last_error = error
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
@@ -362,10 +251,14 @@ class MqttSink:
 
     def _announce(self) -> None:
         """Birth, discovery and every live value again: a restarted broker may have lost its retained state."""
-        self._client.publish(self.topics.status, AVAILABLE, qos=1, retain=True)
+        self._retain(self.topics.status, AVAILABLE)
         for topic, payload in self._discovery:
-            self._client.publish(topic, payload, qos=1, retain=True)
+            self._retain(topic, payload)
         self._sent.clear()
+
+    def _retain(self, topic: str, payload: str | bytes) -> mqtt.MQTTMessageInfo:
+        """Every message but the live values: QoS 1 (paho resends it until acknowledged) and retained."""
+        return self._client.publish(topic, payload, qos=1, retain=True)
 
     def _publish_live(self) -> None:
         now = time.monotonic()
@@ -399,7 +292,7 @@ class MqttSink:
                 self._acked.clear()
             mids = set()
             for topic, payload in bucket_messages(bucket, self.settings.site, self.topics):
-                mids.add(self._client.publish(topic, payload, qos=1, retain=True).mid)
+                mids.add(self._retain(topic, payload).mid)
             self._inflight_mids = mids
         if self._inflight is None:
             return
@@ -425,7 +318,7 @@ class MqttSink:
             self.dropped_buckets += lost
             log.error("mqtt: %d bucket(s) could not be delivered to %s before shutdown and are lost", lost, self._where)
         if self._connected.is_set():
-            info = self._client.publish(self.topics.status, UNAVAILABLE, qos=1, retain=True)
+            info = self._retain(self.topics.status, UNAVAILABLE)
             end = time.monotonic() + min(2.0, self.settings.close_timeout_s)
             while time.monotonic() < end and self._connected.is_set():
                 with self._ack_lock:

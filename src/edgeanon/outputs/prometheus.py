@@ -11,8 +11,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from edgeanon import __version__
-from edgeanon.counting.bins import FACE_OUTCOMES, KINDS
-from edgeanon.counting.results import DIRECTIONS, DWELL_BUCKETS_S, FATES, Bucket, LiveCounts
+from edgeanon.counting.bins import DWELL_BUCKETS_S, FACE_OUTCOMES, KINDS
+from edgeanon.counting.results import DIRECTIONS, FATES, Bucket, LiveCounts
 from edgeanon.guidebook import policy
 from edgeanon.outputs.live import CameraStatus
 

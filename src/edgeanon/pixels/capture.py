@@ -1,9 +1,7 @@
-"""Camera readers: newest-frame slot, pacing, reconnect, and an accounted release for every frame.
+"""Camera readers: one thread per source that opens it, reads it, paces it and keeps only the newest frame.
 
-Pixels live in a small fixed pool of buffers per camera. Every captured frame ends in exactly one
-of three fates - inferred, dropped (replaced by a newer frame before the detector took it) or
-skipped (pacing) - and ``FramePool.release`` is the single place that zeroes the buffer and counts
-the fate, so ``captured == inferred + dropped + skipped == released`` once a camera has stopped.
+Every frame read goes through the camera's ``FramePool`` (see ``edgeanon.pixels.frames``): it is inferred,
+dropped by the newest-frame slot or skipped by pacing, and released exactly once either way.
 """
 
 from __future__ import annotations
@@ -15,104 +13,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
 
 import cv2
-import numpy as np
-import numpy.typing as npt
 
 from edgeanon.config.cameras import Camera
-from edgeanon.config.sources import DeviceSource, FileSource, UrlSource
-from edgeanon.outputs.live import CameraStatus, FrameCounters
+from edgeanon.config.sources import FileSource
+from edgeanon.outputs.live import CameraStatus
 from edgeanon.pixels import view
+from edgeanon.pixels.frames import Buffer, Fate, Frame, FramePool, FrameSlot
+from edgeanon.pixels.pacing import Timeline
+from edgeanon.pixels.sources import Backoff, describe_source, open_source, resolve_file
 
 log = logging.getLogger("edgeanon.capture")
 
-Buffer = npt.NDArray[np.uint8]
-POOL_SIZE = 3  # one being decoded into, one waiting in the slot, one being inferred
 BACKEND_JOIN_S = 1.0  # how long join() waits for a reader blocked in OpenCV open()/read(), which nothing interrupts
-
-
-class Fate(StrEnum):
-    INFERRED = "inferred"
-    DROPPED = "dropped"
-    SKIPPED = "skipped"
-
-
-class FramePool:
-    """A fixed set of frame buffers; ``release`` zeroes a buffer before anyone can reuse it."""
-
-    def __init__(self, size: int = POOL_SIZE) -> None:
-        self._size = size
-        self._free: list[Buffer] = []
-        self._shape: tuple[int, ...] | None = None
-        self._lock = threading.Lock()
-        self._available = threading.Condition(self._lock)
-        self.counters = FrameCounters()
-        # called with the Fate value when a frame's fate is decided: the bucket counts its capture and its fate
-        # together, so a frame in flight at a bucket boundary lands on one side only
-        self.on_count: Callable[[str], None] | None = None
-
-    def acquire(self, timeout: float | None = None) -> Buffer | None:
-        """A zeroed buffer of the current frame shape, or None before the first frame has set the shape."""
-        with self._available:
-            if self._shape is None:
-                return None
-            if not self._free and not self._available.wait_for(lambda: bool(self._free), timeout):
-                return None
-            return self._free.pop()
-
-    def adopt(self, frame: Buffer, replaced: Buffer | None) -> None:
-        """The decoder allocated ``frame`` itself (first frame, or the stream changed size): pool it."""
-        with self._lock:
-            if self._shape != frame.shape:
-                self._shape = frame.shape
-                self._free = [np.zeros(frame.shape, np.uint8) for _ in range(self._size - 1)]
-        if replaced is not None:
-            replaced.fill(0)
-
-    def captured(self) -> None:
-        with self._lock:
-            self.counters.captured += 1
-
-    def give_back(self, buf: Buffer) -> None:
-        """Return a buffer that never received a frame (a failed read); not a frame release."""
-        buf.fill(0)
-        with self._available:
-            if buf.shape == self._shape:
-                self._free.append(buf)
-                self._available.notify()
-
-    def release(self, buf: Buffer, fate: Fate) -> None:
-        """The only exit for a captured frame: zero it, count its fate, make the buffer reusable."""
-        buf.fill(0)
-        with self._available:
-            c = self.counters
-            if fate is Fate.INFERRED:
-                c.inferred += 1
-            elif fate is Fate.DROPPED:
-                c.dropped += 1
-            else:
-                c.skipped += 1
-            c.released += 1
-            if buf.shape == self._shape and len(self._free) < self._size:
-                self._free.append(buf)
-            self._available.notify()
-        if self.on_count is not None:
-            self.on_count(fate.value)
-
-
-@dataclass(slots=True)
-class Frame:
-    """A captured frame on its way to the detector. ``buffer`` belongs to the pool: never keep it."""
-
-    camera: str
-    buffer: Buffer
-    t: float  # analysis time, seconds: capture time for live sources, media time for files
-    seq: int
-    wall: float = 0.0  # time.monotonic() when it was read, for staleness and latency
+HOURS_CHECK_S = 1.0  # how often a reading session asks whether the opening hours still allow it
 
 
 def lower_thread_priority(steps: int) -> bool:
@@ -131,34 +46,6 @@ def lower_thread_priority(steps: int) -> bool:
     except (OSError, AttributeError):  # a sandbox that forbids it: run at normal priority
         return False
     return True
-
-
-def _open(source: DeviceSource | FileSource | UrlSource, cam: Camera) -> cv2.VideoCapture:
-    if isinstance(source, DeviceSource):
-        return cv2.VideoCapture(source.index, cv2.CAP_V4L2)
-    params = [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-        int(cam.open_timeout_s * 1000),
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-        int(cam.read_timeout_s * 1000),
-    ]
-    target = source.open_url() if isinstance(source, UrlSource) else str(resolve_file(source))
-    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
-
-
-def resolve_file(source: FileSource) -> Path:
-    from edgeanon.resources import sample_clip
-
-    return Path(source.path).expanduser() if source.path else sample_clip()
-
-
-def describe_source(source: DeviceSource | FileSource | UrlSource) -> str:
-    """Loggable description: never includes credentials."""
-    if isinstance(source, DeviceSource):
-        return f"device {source.index}"
-    if isinstance(source, FileSource):
-        return f"file {resolve_file(source)}"
-    return f"url {source.url}"
 
 
 class CameraReader:
@@ -182,13 +69,10 @@ class CameraReader:
         self.pool = FramePool()
         self.status = CameraStatus(cam.id, counters=self.pool.counters)
         self._notify = notify
-        self._blocking = blocking
         self._clock = clock
         self._allowed = allowed  # opening hours: when False the source is closed, not just ignored
-        self._slot: Frame | None = None
-        self._slot_lock = threading.Lock()
-        self._slot_free = threading.Condition(self._slot_lock)
         self._stop = threading.Event()
+        self._slot = FrameSlot(self.pool, blocking, self._stop)
         self._thread = threading.Thread(target=self._run, name=f"capture-{cam.id}", daemon=True)
         self._seq = 0
         self._cap: cv2.VideoCapture | None = None
@@ -207,8 +91,7 @@ class CameraReader:
 
     def stop(self) -> None:
         self._stop.set()
-        with self._slot_free:
-            self._slot_free.notify_all()
+        self._slot.wake()
 
     def join(self, timeout: float | None = None) -> bool:
         if self._stop.is_set() and self._in_backend:  # it holds no frame; its own open/read timeout ends it
@@ -221,15 +104,11 @@ class CameraReader:
 
     def take(self) -> Frame | None:
         """The newest frame, if any; the caller must ``release`` it."""
-        with self._slot_free:
-            frame, self._slot = self._slot, None
-            self._slot_free.notify_all()
-            return frame
+        return self._slot.take()
 
     def peek_time(self) -> float | None:
         """Wall (monotonic) capture time of the waiting frame: comparable across cameras and files."""
-        slot = self._slot
-        return None if slot is None else slot.wall
+        return self._slot.wall()
 
     def release(self, frame: Frame, fate: Fate = Fate.INFERRED) -> None:
         self.pool.release(frame.buffer, fate)
@@ -242,30 +121,23 @@ class CameraReader:
     # ---- reader thread
     def _run(self) -> None:
         lower_thread_priority(self._nice)  # decoding's own threads, created from here, inherit it
-        first_backoff = min(0.25, self.cam.reconnect_max_s)
-        backoff = first_backoff
+        backoff = Backoff(self.cam.reconnect_max_s)
         try:
             while not self._stop.is_set():
                 if not self._allowed():
-                    if not self.status.closed:
-                        log.info("camera %s: outside opening hours, source closed", self.cam.id)
-                    self.status.closed, self.status.up = True, False
-                    self.status.down_since = None  # closed on purpose: not a failure
-                    self._notify()
-                    self._stop.wait(5.0)
+                    self._closed_for_hours()
                     continue
                 if self.status.closed:
                     log.info("camera %s: opening hours started", self.cam.id)
                     self.status.closed = False
                 if not self._connect():
                     self.status.reconnects += 1  # a failed (re)open is retried after the back-off
-                    if self._stop.wait(backoff):
+                    if backoff.wait(self._stop):
                         break
-                    backoff = min(backoff * 2, self.cam.reconnect_max_s)
                     continue
                 reason = self._read_loop()
                 if self._session_frames:  # it worked for a while: start the back-off afresh
-                    backoff = first_backoff
+                    backoff.reset()
                 self._close()
                 if reason == "eof":
                     src = self.cam.source
@@ -279,13 +151,21 @@ class CameraReader:
                     self._down(f"{describe_source(self.cam.source)}: no decodable frames (corrupt or truncated?)")
                 if reason.startswith("error") and not self._stop.is_set():
                     self.status.reconnects += 1
-                    if self._stop.wait(backoff):
+                    if backoff.wait(self._stop):
                         break
-                    backoff = min(backoff * 2, self.cam.reconnect_max_s)
         finally:
             self._close()
             self.status.up = False
             self._notify()
+
+    def _closed_for_hours(self) -> None:
+        """Outside opening hours: the source stays closed; look again in a few seconds."""
+        if not self.status.closed:
+            log.info("camera %s: outside opening hours, source closed", self.cam.id)
+        self.status.closed, self.status.up = True, False
+        self.status.down_since = None  # closed on purpose: not a failure
+        self._notify()
+        self._stop.wait(5.0)
 
     def _connect(self) -> bool:
         src = self.cam.source
@@ -295,7 +175,7 @@ class CameraReader:
                 self._down(f"{describe_source(src)}: no such file")
                 return False
         self._in_backend = True
-        cap = _open(src, self.cam)
+        cap = open_source(src, self.cam)
         self._in_backend = False
         if not cap.isOpened():
             cap.release()
@@ -320,78 +200,84 @@ class CameraReader:
             self._cap = None
 
     def _read_loop(self) -> str:
-        """Read until stop, end of file or a failure; returns 'stop', 'eof' or 'error'."""
+        """Read until stop, end of file or a failure; returns 'stop', 'closed', 'eof', 'error_eof' or 'error'."""
         cap = self._cap
         assert cap is not None
         src = self.cam.source
+        is_file = isinstance(src, FileSource)
         realtime_file = isinstance(src, FileSource) and src.realtime
-        native = cap.get(cv2.CAP_PROP_FPS) if isinstance(src, FileSource) else 0.0
-        native_period = 1.0 / native if native and native > 0 else 1.0 / self.cam.fps
-        period = 1.0 / self.cam.fps
-        next_due = 0.0
-        started = self._clock()
-        # Files are analysed on their own timeline (frame index / fps) so that tracking, dwell and
-        # pacing behave the same whether a file plays in real time or as fast as possible.
-        media_t0 = started if self._media_next is None else self._media_next
-        n_read = 0
-        ema_dt = 0.0
-        last_accept = None
-        next_hours_check = started + 1.0
+        native = cap.get(cv2.CAP_PROP_FPS) if is_file else 0.0
+        tl = Timeline.open(self.cam.fps, native, self._clock(), self._media_next, is_file)
+        next_hours_check = tl.started + HOURS_CHECK_S
         while not self._stop.is_set():
             if self._clock() >= next_hours_check:
-                next_hours_check = self._clock() + 1.0
+                next_hours_check = self._clock() + HOURS_CHECK_S
                 if not self._allowed():
                     return "closed"
-            buf = self.pool.acquire(timeout=1.0)
-            t_read = time.perf_counter()
-            self._in_backend = True
-            ok, frame = cap.read(buf) if buf is not None else cap.read()
-            self._in_backend = False
-            self.decode_s += time.perf_counter() - t_read
-            if not ok or frame is None:
-                if buf is not None:
-                    self.pool.give_back(buf)
-                if isinstance(src, FileSource):
-                    return "eof" if n_read else "error_eof"
+            frame = self._read_frame(cap)
+            if frame is None:
+                if is_file:
+                    return "eof" if tl.n_read else "error_eof"
                 self._down(f"read failed or timed out on {describe_source(src)}")
                 return "error"
-            if frame is not buf:
-                self.pool.adopt(frame, buf)
-            n_read += 1
-            self._session_frames = n_read
-            if realtime_file:  # play a file like a camera: at its own frame rate
-                due = started + n_read * native_period
-                delay = due - self._clock()
-                if delay > 0 and self._stop.wait(delay):
-                    self.pool.captured()
-                    self.pool.release(frame, Fate.SKIPPED)
-                    return "stop"
+            tl.n_read += 1
+            self._session_frames = tl.n_read
+            if realtime_file and self._wait_until_due(tl):
+                self.pool.captured()
+                self.pool.release(frame, Fate.SKIPPED)
+                return "stop"
             now = self._clock()
-            t = media_t0 + (n_read - 1) * native_period if isinstance(src, FileSource) else now
-            self._media_next = t + native_period
+            t = tl.frame_time(now)
+            self._media_next = t + tl.native_period
             self.pool.captured()
-            if not self.status.up:
-                log.info("camera %s: up (%s, %dx%d)", self.cam.id, describe_source(src), frame.shape[1], frame.shape[0])
-                self.status.last_error = ""
-                self.status.down_since = None
-            self.status.up = True
-            self.status.last_frame = now
-            self.status.frame_size = (frame.shape[1], frame.shape[0])
-            if t < next_due - 0.2 * period:  # pacing: faster than the target analysis rate
+            self._mark_up(frame, now)
+            if not tl.accept(t, now):  # pacing: faster than the target analysis rate
                 self.pool.release(frame, Fate.SKIPPED)
                 continue
-            next_due = next_due + period if next_due > t - period else t + period
-            if last_accept is not None:
-                dt = now - last_accept
-                ema_dt = dt if ema_dt == 0 else 0.9 * ema_dt + 0.1 * dt
-                self.status.fps = 1.0 / ema_dt if ema_dt > 0 else 0.0
-            last_accept = now
+            if tl.fps is not None:
+                self.status.fps = tl.fps
             if t >= self._next_view:  # the view check, while this thread still holds the frame
                 self._next_view = t + view.EVERY_S
                 self._check_view(frame)
             self._seq += 1
             self._put(Frame(self.cam.id, frame, t, self._seq, now))
         return "stop"
+
+    def _read_frame(self, cap: cv2.VideoCapture) -> Buffer | None:
+        """Decode the next frame into a pool buffer (or a new one the pool adopts); None if the read failed."""
+        buf = self.pool.acquire(timeout=1.0)
+        t_read = time.perf_counter()
+        self._in_backend = True
+        ok, frame = cap.read(buf) if buf is not None else cap.read()
+        self._in_backend = False
+        self.decode_s += time.perf_counter() - t_read
+        if not ok or frame is None:
+            if buf is not None:
+                self.pool.give_back(buf)
+            return None
+        if frame is not buf:
+            self.pool.adopt(frame, buf)
+        return frame
+
+    def _wait_until_due(self, tl: Timeline) -> bool:
+        """Play a file like a camera, at its own frame rate; True if stopped while waiting."""
+        delay = tl.realtime_delay(self._clock())
+        return delay > 0 and self._stop.wait(delay)
+
+    def _mark_up(self, frame: Buffer, now: float) -> None:
+        if not self.status.up:
+            log.info(
+                "camera %s: up (%s, %dx%d)",
+                self.cam.id,
+                describe_source(self.cam.source),
+                frame.shape[1],
+                frame.shape[0],
+            )
+            self.status.last_error = ""
+            self.status.down_since = None
+        self.status.up = True
+        self.status.last_frame = now
+        self.status.frame_size = (frame.shape[1], frame.shape[0])
 
     def _check_view(self, frame: Buffer) -> None:
         """Sample the view check; only its verdict and reasons reach the status (and from there /metrics)."""
@@ -416,10 +302,5 @@ class CameraReader:
             log.info("camera %s: view check: baseline learnt", self.cam.id)
 
     def _put(self, frame: Frame) -> None:
-        with self._slot_free:
-            if self._blocking:
-                self._slot_free.wait_for(lambda: self._slot is None or self._stop.is_set())
-            old, self._slot = self._slot, frame
-        if old is not None:
-            self.pool.release(old.buffer, Fate.DROPPED)
+        self._slot.put(frame)
         self._notify()

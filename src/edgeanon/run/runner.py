@@ -26,10 +26,11 @@ from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.analytics import SiteOccupancy
 from edgeanon.counting.bins import FACE_OUTCOMES
 from edgeanon.counting.results import Sink
-from edgeanon.pixels.capture import CameraReader, Fate, Frame, lower_thread_priority
+from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
+from edgeanon.pixels.frames import Fate, Frame
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
-from edgeanon.run.schedule import OpeningHours
+from edgeanon.run.schedule import OpenClock
 from edgeanon.run.wiring import attribute_settings, detector_thresholds, session_settings
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
@@ -84,11 +85,11 @@ class Runner:
         detectors: Sequence[PersonDetector] | None = None,
         wall_clock: Callable[[], float] = time.time,
         site: SiteOccupancy | None = None,
-        hours: OpeningHours | None = None,
+        hours: OpenClock | None = None,
     ) -> None:
         self.cfg = cfg
         self._ready = threading.Condition()
-        self.hours = hours or OpeningHours(cfg.schedule, cfg.aggregation.timezone)
+        self.hours = hours or OpenClock(cfg.schedule, cfg.aggregation.timezone)
         # A file that is not played in real time is read as fast as the detector goes, dropping nothing.
         self.readers = [
             CameraReader(

@@ -10,8 +10,11 @@ from edgeanon.config.governance import Schedule
 from edgeanon.config.names import DAYS
 
 
-class OpeningHours:
-    """``is_open()`` for a schedule in the site's timezone; no schedule means always open."""
+class OpenClock:
+    """Whether the site is open now: the config's ``OpeningHours`` windows checked against the clock.
+
+    ``is_open()`` reads the time in the site's timezone; no schedule means always open.
+    """
 
     def __init__(
         self, schedule: Schedule | None, timezone: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)

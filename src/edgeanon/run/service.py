@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from edgeanon.outputs.store import AggregateStore
     from edgeanon.run.runner import Runner
     from edgeanon.run.wiring import Wired
-    from edgeanon.web.pages import InstallerMode
     from edgeanon.web.server import WebServer
+    from edgeanon.web.setup import InstallerMode
 
 log = logging.getLogger("edgeanon")
 
@@ -122,8 +122,8 @@ def _build(
 ) -> tuple[Wired, InstallerMode, WebServer]:
     """The runner with its sinks, and the web server bound but not yet serving."""
     from edgeanon.run.wiring import web_app, wire
-    from edgeanon.web.pages import InstallerMode
     from edgeanon.web.server import WebServer
+    from edgeanon.web.setup import InstallerMode
 
     log.info("loading and warming up the detector")
     wired = wire(cfg, store, quiet=opts.quiet, audit=audit)

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from edgeanon.pixels.detector import PersonDetector
     from edgeanon.pixels.faces.stage import AttributeSettings
     from edgeanon.run.runner import Runner
-    from edgeanon.web.pages import InstallerMode, StatusSink
     from edgeanon.web.server import App, Handler
+    from edgeanon.web.setup import InstallerMode
+    from edgeanon.web.status_sink import StatusSink
 
 S = TypeVar("S")
 
@@ -158,7 +159,8 @@ def wire(
     from edgeanon.outputs.console import ConsoleSink
     from edgeanon.outputs.store import StoreSink
     from edgeanon.run.runner import Runner
-    from edgeanon.web.pages import StatusSink
+    from edgeanon.run.views import site_view
+    from edgeanon.web.status_sink import StatusSink
 
     late = _LateStatuses()
     store_sink = StoreSink(store)
@@ -167,7 +169,7 @@ def wire(
     prom.registry.register(_StoreHealth(store_sink))
     if audit is not None:
         prom.registry.register(_AuditHead(audit))
-    live = StatusSink(cfg)
+    live = StatusSink(site_view(cfg))
     live.seed(store.rows(live.midnight()))  # today's crossings from earlier runs
     push = _push_sink(cfg, prom) if cfg.push is not None else None
     mqtt = mqtt_sink(cfg, late) if cfg.mqtt is not None else None
@@ -263,8 +265,8 @@ def mqtt_sink(cfg: Config, runner) -> MqttSink:
 
 def web_app(cfg: Config, wired: Wired, audit: AuditLog, installer: InstallerMode) -> App:
     """/metrics, /healthz and /readyz, with the status, setup and notice pages, behind the configured auth."""
-    from edgeanon.web.pages import SETUP_CSP
     from edgeanon.web.server import App, BasicAuth, liveness, readiness
+    from edgeanon.web.setup import SETUP_CSP
 
     runner = wired.runner
 
@@ -294,11 +296,14 @@ def web_app(cfg: Config, wired: Wired, audit: AuditLog, installer: InstallerMode
 
 def _pages(cfg: Config, wired: Wired, installer: InstallerMode) -> dict[str, Handler]:
     from edgeanon.guidebook.notice.render import NOTICE_CONTENT_TYPE, render_notice
-    from edgeanon.web.pages import SetupPage, StatusPage, ThrottledBoxes
+    from edgeanon.run.views import site_view
+    from edgeanon.web.live_boxes import ThrottledBoxes
+    from edgeanon.web.setup import SetupPage
+    from edgeanon.web.status import StatusPage
 
     statuses = wired.runner.statuses
-    status_page = StatusPage(cfg, statuses, wired.live, rows=wired.store.rows, installer=installer)
-    setup_page = SetupPage(cfg, statuses, ThrottledBoxes(setup_boxes(wired.runner)))
+    status_page = StatusPage(site_view(cfg), statuses, wired.live, rows=wired.store.rows, installer=installer)
+    setup_page = SetupPage(site_view(cfg), statuses, ThrottledBoxes(setup_boxes(wired.runner)))
 
     def setup(environ: dict[str, Any]) -> tuple[int, str, bytes]:
         if not installer.active():  # off unless http.setup_until is set and has not passed
@@ -322,7 +327,7 @@ def _pages(cfg: Config, wired: Wired, installer: InstallerMode) -> dict[str, Han
 def setup_boxes(runner: Runner):
     """What /setup draws per camera: the counting object's last confirmed boxes, or none once the camera has
     delivered no frame for ``BOX_MAX_AGE_S`` (it stopped: its last boxes are not the people there now)."""
-    from edgeanon.web.pages import BOX_MAX_AGE_S
+    from edgeanon.web.live_boxes import BOX_MAX_AGE_S
 
     def boxes(cam: str) -> np.ndarray | None:
         a = runner.analytics.get(cam)

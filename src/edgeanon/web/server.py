@@ -129,7 +129,7 @@ class BasicAuth:
     def check(self, header: str | None, client: str = "") -> str | None:
         """The user name if ``header`` carries valid credentials, else None.
 
-        Raises ``LoginThrottled`` when ``client`` (see ``webguard.client_key``) failed too often lately and the
+        Raises ``LoginThrottled`` when ``client`` (see ``guard.client_key``) failed too often lately and the
         header is not one already verified.
         """
         if not header or header[:6].lower() != "basic ":
@@ -334,7 +334,7 @@ def _cheroot_log(msg: str = "", level: int = logging.INFO, traceback: bool = Fal
 class WebServer:
     """Runs the WSGI app in a background thread; ``port`` is the bound port (useful with port 0).
 
-    ``limits`` (``webguard``) keep it answering under slow, silent, oversized or password-guessing clients.
+    ``limits`` (``guard``) keep it answering under slow, silent, oversized or password-guessing clients.
     """
 
     def __init__(

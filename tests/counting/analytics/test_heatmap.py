@@ -12,7 +12,7 @@ from edgeanon.counting.analytics import PresenceGrid
 from edgeanon.counting.detections import Detections
 from edgeanon.counting.results import FrameResult
 from edgeanon.counting.tracking import Tracker, TrackerSettings
-from tests.counting.analytics.synth import box_at, frame, stream, walk
+from tests.helpers.synthetic_tracks import box_at, frame, stream, walk
 
 FRAME = (640, 480)
 

@@ -15,6 +15,9 @@ PACKAGE = Path(edgeanon.counting.analytics.__file__).parent
 FORBIDDEN = (
     "cv2",
     "edgeanon.pixels.capture",
+    "edgeanon.pixels.frames",
+    "edgeanon.pixels.pacing",
+    "edgeanon.pixels.sources",
     "edgeanon.pixels.detector",
     "edgeanon.pixels.media",
     "edgeanon.counting.tracking",

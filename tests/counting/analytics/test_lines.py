@@ -9,7 +9,7 @@ import pytest
 
 from edgeanon.counting.analytics import LineCounter
 from edgeanon.counting.tracks import TrackUpdate
-from tests.counting.analytics.synth import box_at, frame, line_path, stream, walk
+from tests.helpers.synthetic_tracks import box_at, frame, line_path, stream, walk
 
 W, H = 640, 480
 

@@ -17,7 +17,7 @@ from edgeanon.counting.analytics.movement import (
 )
 from edgeanon.counting.bins import GROUP_SIZES, HEADINGS, SPEED_BANDS
 from edgeanon.counting.tracks import TrackUpdate
-from tests.counting.analytics.synth import box_at, frame, line_path, stream, walk
+from tests.helpers.synthetic_tracks import box_at, frame, line_path, stream, walk
 
 FRAME = (640, 480)
 SQUARE = [(200, 200), (400, 200), (400, 400), (200, 400)]

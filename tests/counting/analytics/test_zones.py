@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from edgeanon.counting.analytics import DWELL_BUCKETS_S, Polygon, ZoneAnalytics
+from edgeanon.counting.analytics import Polygon, ZoneAnalytics
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.counting.tracks import TrackUpdate
-from tests.counting.analytics.synth import Obs, box_at, frame, stream
+from tests.helpers.synthetic_tracks import Obs, box_at, frame, stream
 
 FRAME = (640, 480)
 SQUARE = [(200, 200), (400, 200), (400, 400), (200, 400)]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from edgeanon.pixels.media import read_image
-from tests.conftest import LABELS, STILLS, load_json, read_frames
+from tests.helpers.media import load_json, read_frames
+from tests.helpers.paths import LABELS, STILLS
 
 FRAME_LABELS = load_json(LABELS / "frame_counts.json")["frames"]
 STILL_LABELS = load_json(LABELS / "still_counts.json")["stills"]

@@ -13,7 +13,7 @@ import pytest
 from edgeanon.errors import ModelError
 from edgeanon.pixels.detector import load_detector
 from edgeanon.pixels.detector.manifest import load_manifest
-from tests.pixels.detector.graphs import constant_output_model, write_models_dir
+from tests.helpers.onnx_graphs import constant_output_model, write_models_dir
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from edgeanon.pixels.detector import SessionSettings, Thresholds, load_detector
-from tests.conftest import DATA, load_json, read_frames
+from tests.helpers.media import load_json, read_frames
+from tests.helpers.paths import DATA
 
 REF = load_json(DATA / "reference" / "nanodet-vtest-boxes.json")
 MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32).reshape(1, 3, 1, 1)

@@ -7,7 +7,7 @@ import pytest
 
 from edgeanon.errors import ModelError
 from edgeanon.pixels.detector import SessionSettings, Thresholds, load_detector
-from tests.pixels.detector.graphs import constant_output_model, write_models_dir
+from tests.helpers.onnx_graphs import constant_output_model, write_models_dir
 
 # columns: cx, cy, w, h, person, car  (model-input pixels of a 64x64 input)
 ANCHORS = np.array(

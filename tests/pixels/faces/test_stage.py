@@ -17,7 +17,7 @@ import pytest
 from edgeanon.counting.bins import AGE_BANDS, GENDERS
 from edgeanon.pixels.faces import stage as stage_mod
 from edgeanon.pixels.faces.stage import AttributeSettings, AttributeStage, Outcome
-from tests.conftest import STILLS as STILLS_DIR
+from tests.helpers.paths import STILLS as STILLS_DIR
 
 
 def _still(name: str) -> np.ndarray:

@@ -18,10 +18,9 @@ from edgeanon.counting.analytics.geometry import (
 from edgeanon.counting.analytics.heatmap import PresenceGrid
 from edgeanon.counting.analytics.lines import LineCounter
 from edgeanon.counting.analytics.occupancy import SiteOccupancy
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S, DwellHistogram, ZoneAnalytics
+from edgeanon.counting.analytics.zones import DwellHistogram, ZoneAnalytics
 
 __all__ = [
-    "DWELL_BUCKETS_S",
     "DwellHistogram",
     "ExclusionMask",
     "FrameSize",

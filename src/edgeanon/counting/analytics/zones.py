@@ -34,10 +34,8 @@ import numpy.typing as npt
 
 from edgeanon.counting.analytics._lifecycle import split_ended
 from edgeanon.counting.analytics.geometry import FrameSize, Polygon, ground_xy
+from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.counting.tracks import TrackUpdate
-
-DWELL_BUCKETS_S: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, math.inf)
-"""Upper bounds (inclusive) of the dwell histogram buckets, in seconds."""
 
 _NO_SLOTS = np.zeros(0, np.int64)
 _NO_SLOTS.flags.writeable = False

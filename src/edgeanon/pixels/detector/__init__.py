@@ -1,6 +1,9 @@
-"""Person detection: a model's frame in, person boxes (numbers) out (see DESIGN: pixels live only in pixels/).
+"""Person detection: frames in, ``Detections`` (numbers) out.
 
-``PersonDetector`` owns the session and the pixel buffers; ``BoxDecoder`` is what decoding needs without them.
+The frame is released after this stage, or, when the attribute stage (``edgeanon.pixels.faces``) is enabled,
+after that stage has run on the same frame; nothing after either sees pixels (see DESIGN section 1).
+``PersonDetector`` owns the session and the pixel buffers; ``BoxDecoder`` is what decoding needs without them,
+so raw outputs can be decoded in the analytics thread.
 """
 
 from edgeanon.pixels.detector.decode import BoxDecoder, Thresholds

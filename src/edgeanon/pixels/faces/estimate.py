@@ -54,7 +54,7 @@ class FaceAttributes:
         return tuple(b.output for b in (self.age, self.gender) if b is not None)
 
     def estimate_age(self) -> int:
-        """Index into AGE_BANDS; SSR-Net's output is the age in years."""
+        """Index into ``counting.bins.AGE_BANDS``; SSR-Net's output is the age in years."""
         assert self.age is not None
         out = self.age.run()
         band = age_band(float(out[0, 0]))
@@ -62,7 +62,7 @@ class FaceAttributes:
         return band
 
     def estimate_gender(self) -> int:
-        """Index into GENDERS; the model's softmax is [female, male], the same order as GENDERS."""
+        """Index into ``counting.bins.GENDERS``; the model's softmax is [female, male], the same order as GENDERS."""
         assert self.gender is not None
         out = self.gender.run()
         idx = int(out[0, 1] > out[0, 0])

@@ -109,8 +109,8 @@ class AttributeStage:
     ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8], npt.NDArray[np.uint8]]:
         """frame: (H, W, 3) uint8 BGR at its own resolution; boxes: (n, 4) float32 xyxy person boxes in frame pixels.
 
-        Returns age_band int8 (n,) (index into AGE_BANDS, -1 unknown), gender int8 (n,) (index into GENDERS, -1)
-        and outcome uint8 (n,) (Outcome).
+        Returns age_band int8 (n,) (index into ``counting.bins.AGE_BANDS``, -1 unknown), gender int8 (n,)
+        (index into ``counting.bins.GENDERS``, -1) and outcome uint8 (n,) (Outcome).
         """
         n = len(boxes)
         age = np.full(n, -1, np.int8)
@@ -133,15 +133,45 @@ class AttributeStage:
         gender: npt.NDArray[np.int8],
         i: int,
     ) -> Outcome:
-        s = self.settings
+        region = self._head_region(frame, box)
+        if region is None:
+            return Outcome.PERSON_TOO_SMALL
+        outcome = self._find_face(frame, region)
+        if outcome is not None:
+            return outcome
+        self._crop_face(frame)
+        self.faces += 1
+        if self.models.age is not None:
+            t = time.perf_counter()
+            age[i] = self.models.estimate_age()
+            self.age_seconds += time.perf_counter() - t
+        if self.models.gender is not None:
+            t = time.perf_counter()
+            gender[i] = self.models.estimate_gender()
+            self.gender_seconds += time.perf_counter() - t
+        self.models.crop.fill(0)
+        return Outcome.ESTIMATED
+
+    def _head_region(
+        self, frame: npt.NDArray[np.uint8], box: npt.NDArray[np.float32]
+    ) -> tuple[int, int, int, int] | None:
+        """The top of the person box, widened and clipped to the frame (x0, y0, x1, y1); None if too small."""
         h, w = frame.shape[:2]
         bx0, by0, bx1, by1 = (float(v) for v in box)
         widen = HEAD_WIDEN * (bx1 - bx0)
         x0, y0 = max(0, int(bx0 - widen)), max(0, int(by0))
         x1, y1 = min(w, int(np.ceil(bx1 + widen))), min(h, int(np.ceil(by0 + HEAD_FRACTION * (by1 - by0))))
-        if min(x1 - x0, y1 - y0) < s.min_face_px:
-            return Outcome.PERSON_TOO_SMALL
+        if min(x1 - x0, y1 - y0) < self.settings.min_face_px:
+            return None
+        return x0, y0, x1, y1
 
+    def _find_face(self, frame: npt.NDArray[np.uint8], region: tuple[int, int, int, int]) -> Outcome | None:
+        """Run the face detector on the head region; the best face goes to ``self._face`` (frame pixels).
+
+        Returns None when a face big enough was found, else why not.
+        """
+        s = self.settings
+        x0, y0, x1, y1 = region
         # Letterbox the head region (a view of the frame) into the 256x256 input; outside it the border is zero,
         # so a neighbour's face cannot be picked up.
         scale = SIZE / max(x1 - x0, y1 - y0)
@@ -162,12 +192,16 @@ class AttributeStage:
         face[[0, 2]] += x0
         face[[1, 3]] += y0
         best.fill(0.0)
-        side = float(max(face[2] - face[0], face[3] - face[1]))
         if min(face[2] - face[0], face[3] - face[1]) < s.min_face_px:
             return Outcome.FACE_TOO_SMALL
+        return None
 
-        # Square crop around the face with IMDB-WIKI's margin, warped from the frame; beyond the frame edge is zero.
-        side *= 1.0 + 2.0 * FACE_MARGIN
+    def _crop_face(self, frame: npt.NDArray[np.uint8]) -> None:
+        """Square crop around ``self._face`` with IMDB-WIKI's margin, warped from the frame into the estimators'
+        input; beyond the frame edge is zero. The face box and the warp are zeroed once used."""
+        face = self._face
+        m = self._warp
+        side = float(max(face[2] - face[0], face[3] - face[1])) * (1.0 + 2.0 * FACE_MARGIN)
         c = CROP / side
         m[0, 0] = m[1, 1] = c
         m[0, 2] = -(float(face[0] + face[2]) / 2 - side / 2) * c
@@ -175,14 +209,3 @@ class AttributeStage:
         face.fill(0.0)
         cv2.warpAffine(frame, m, (CROP, CROP), dst=self.models.crop[0], flags=cv2.INTER_AREA)
         m.fill(0.0)
-        self.faces += 1
-        if self.models.age is not None:
-            t = time.perf_counter()
-            age[i] = self.models.estimate_age()
-            self.age_seconds += time.perf_counter() - t
-        if self.models.gender is not None:
-            t = time.perf_counter()
-            gender[i] = self.models.estimate_gender()
-            self.gender_seconds += time.perf_counter() - t
-        self.models.crop.fill(0)
-        return Outcome.ESTIMATED

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
-from tests.conftest import CLIP, STILLS
+from tests.helpers.paths import CLIP, STILLS
+from tests.helpers.runs import run_edgeanon
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgeanon", *args], check=False, capture_output=True, text=True, timeout=300
-    )
+    return run_edgeanon(*args, timeout=300)
 
 
 def test_version_and_help():

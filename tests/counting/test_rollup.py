@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
-from edgeanon.outputs.rollup import COLUMNS, dwell_percentile, period_of, roll_up, suppress_period
-from edgeanon.outputs.store import AggregateStore, StoreError
-from tests.helpers.pipeline import DEFAULT_CONFIG
+from edgeanon.counting.rollup import COLUMNS, dwell_percentile, period_of, roll_up, suppress_period
+from edgeanon.outputs.store import AggregateStore
+from edgeanon.outputs.store_file import StoreError
+from tests.helpers.paths import DEFAULT_CONFIG
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # 2026-11-26 09:00 in Tokyo (00:00 UTC): a local hour and a local day start here

@@ -9,6 +9,10 @@ fixed list in code.
 One schema for every period, documented in the README: ``period_start`` (ISO 8601 in the site's timezone,
 with its offset), ``period_seconds``, ``camera``, ``scope``, ``name``, ``metric``, ``value``. Without
 ``every`` a period is the stored bucket itself.
+
+It lives in ``counting/`` beside the aggregator because its one guarantee is the aggregator's own small-cell
+rule: it must call ``aggregate.suppress``, which no output may import. It reads plain row dicts, so it needs
+nothing from the store but the row format.
 """
 
 from __future__ import annotations
@@ -26,9 +30,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from edgeanon.counting.aggregate import suppress
-from edgeanon.counting.analytics.zones import DWELL_BUCKETS_S
+from edgeanon.counting.bins import DWELL_BUCKETS_S, DWELL_METRICS
 from edgeanon.counting.results import Bucket, CameraBucket, LineBucket, ZoneBucket
-from edgeanon.outputs.store import DWELL_METRICS
 
 Every = Literal["hour", "day"]
 EVERY: tuple[Every, ...] = ("hour", "day")
