@@ -28,7 +28,7 @@ from edgeanon.counting.tracking import Tracker
 from edgeanon.counting.tracks import TrackUpdate
 from edgeanon.guidebook import policy
 from edgeanon.outputs.live import CameraStatus
-from edgeanon.run.wiring import movement_settings, tracker_settings
+from edgeanon.run.settings import movement_settings, tracker_settings
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
 

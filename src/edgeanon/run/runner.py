@@ -31,7 +31,7 @@ from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
 from edgeanon.pixels.frames import Fate, Frame
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
 from edgeanon.run.schedule import OpenClock
-from edgeanon.run.wiring import attribute_settings, detector_thresholds, session_settings
+from edgeanon.run.settings import attribute_settings, detector_thresholds, session_settings
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
 

@@ -1,38 +1,25 @@
-"""Where the config meets the code: settings built from config models, and the sinks and web app of a runner.
+"""What a runner's results go to, built in one place for `edgeanon run`, `edgeanon bench` and the soak.
 
-Settings: the settings types belong to the code that uses them (``counting.tracking.TrackerSettings``,
-``counting.analytics.movement.MovementSettings``, ``pixels.faces.stage.AttributeSettings``, the detector's
-``SessionSettings`` and ``Thresholds``), so that code never imports the config. ``settings_from`` fills one
-from a config model by field name and refuses a config field it would silently drop.
-
-Sinks, for `edgeanon run`, `edgeanon bench` and the soak: they are built before the runner and handed to it
-whole, in flush order, so nothing attaches a sink to a running aggregator. The ones that read runner state
-(camera statuses) are given a callable that answers once the runner exists. The web app is built here too,
-from the same objects.
+The sinks are built before the runner and handed to it whole, in flush order, so nothing attaches a sink to a
+running aggregator. The ones that read runner state (camera statuses) are given a callable that answers once
+the runner exists. The web app is built here too, from the same objects. (The settings of the counting and
+pixel stages are built from the config in ``run.settings``.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from pydantic import BaseModel
-
-from edgeanon.config.cameras import Camera
-from edgeanon.config.schema import Config
-from edgeanon.config.stages import AttributesConfig
-from edgeanon.counting.analytics.movement import MovementSettings
-from edgeanon.counting.tracking import TrackerSettings
 from edgeanon.errors import EdgeanonError
-from edgeanon.pixels.detector import SessionSettings, Thresholds
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from edgeanon.config.schema import Config
     from edgeanon.guidebook.audit.writer import AuditLog
     from edgeanon.outputs.console import ConsoleSink
     from edgeanon.outputs.live import CameraStatus
@@ -41,73 +28,10 @@ if TYPE_CHECKING:
     from edgeanon.outputs.push import PushSink
     from edgeanon.outputs.store import AggregateStore, StoreSink
     from edgeanon.pixels.detector import PersonDetector
-    from edgeanon.pixels.faces.stage import AttributeSettings
     from edgeanon.run.runner import Runner
     from edgeanon.web.server import App, Handler
     from edgeanon.web.setup import InstallerMode
     from edgeanon.web.status_sink import StatusSink
-
-S = TypeVar("S")
-
-
-def settings_from(model: BaseModel, kind: type[S], *, skip: Iterable[str] = (), **given: object) -> S:
-    """A ``kind`` dataclass from ``model``'s fields of the same names, with ``given`` added or overriding.
-
-    Every field of ``model`` must be a field of ``kind`` or listed in ``skip`` (read elsewhere), and every field
-    of ``kind`` without a default must be supplied: a config option that silently stopped reaching its code,
-    or a setting nobody fills, is a ValueError here, not a quiet default at run time.
-    """
-    fields = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
-    skipped = set(skip)
-    values = {name: getattr(model, name) for name in type(model).model_fields if name not in skipped}
-    unknown = sorted(set(values) - set(fields)) + sorted(set(given) - set(fields))
-    if unknown:
-        raise ValueError(f"{kind.__name__} has no field(s) {unknown} (from {type(model).__name__})")
-    values.update(given)
-    required = {
-        name
-        for name, f in fields.items()
-        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
-    missing = sorted(required - set(values))
-    if missing:
-        raise ValueError(f"{kind.__name__}: nothing supplies {missing} (from {type(model).__name__})")
-    return kind(**values)
-
-
-def tracker_settings(cfg: Config) -> TrackerSettings:
-    # a track's confirmed detections are the detector's own: its score threshold is the tracker's first stage
-    return settings_from(cfg.tracker, TrackerSettings, high_score=cfg.detector.score)
-
-
-def movement_settings(cam: Camera) -> MovementSettings:
-    return settings_from(cam.movement, MovementSettings) if cam.movement is not None else MovementSettings()
-
-
-def session_settings(cfg: Config) -> SessionSettings:
-    thresholds = ("score", "iou", "min_box", "max_box")
-    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", *thresholds))
-
-
-def detector_thresholds(cfg: Config) -> Thresholds:
-    d = cfg.detector
-    return settings_from(
-        d,
-        Thresholds,
-        skip=("model", "sessions", "threads", "spinning"),
-        score=min(d.score, cfg.tracker.low_score),  # the tracker's second stage needs the weak detections too
-    )
-
-
-def attribute_settings(a: AttributesConfig) -> AttributeSettings:
-    from edgeanon.pixels.faces.stage import AttributeSettings  # loads the stage only when attributes are declared
-
-    return settings_from(
-        a, AttributeSettings, skip=("estimate",), age="age_band" in a.estimate, gender="gender" in a.estimate
-    )
-
-
-# ---------------------------------------------------------------- sinks and the web app
 
 LIVENESS_S = 10.0  # /healthz fails when the supervisor loop has not turned for this long
 

@@ -1,4 +1,5 @@
-"""Settings are built from the config models by one conversion, which refuses fields it would drop or miss."""
+"""Settings are built from the config models by one conversion (run.settings) that refuses fields it would
+drop or miss."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from edgeanon.config.stages import AttributesConfig, TrackerConfig
 from edgeanon.counting.analytics.movement import MovementSettings
 from edgeanon.counting.tracking import TrackerSettings
 from edgeanon.pixels.detector import SessionSettings, Thresholds
-from edgeanon.run.wiring import (
+from edgeanon.run.settings import (
     attribute_settings,
     detector_thresholds,
     movement_settings,
