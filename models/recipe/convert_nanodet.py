@@ -7,7 +7,7 @@ normalisation is folded into the graph as Sub/Mul nodes at the input, so the shi
 takes BGR 0-255 float NCHW directly and preprocessing is only resize + transpose.
 
 Re-running it gives the same weights and graph, checked by the reference sums and boxes in
-tests/detector/test_nanodet_reference.py; tf2onnx's generated node names (``Expand__18``) can differ
+tests/pixels/detector/test_nanodet_reference.py; tf2onnx's generated node names (``Expand__18``) can differ
 between runs, so the file's sha256 can too. The committed file is the one the manifest pins.
 
 Usage (from the repository root)::

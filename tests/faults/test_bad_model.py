@@ -1,6 +1,6 @@
 """Bad models through the real service: `edgeanon run` with EDGEANON_MODELS_DIR pointing at a damaged copy.
 
-tests/detector/test_model_errors.py checks the loader and `edgeanon detect`; here the same damage must stop
+tests/pixels/detector/test_model_errors.py checks the loader and `edgeanon detect`; here the same damage must stop
 `edgeanon run` before it serves or opens a camera: one `edgeanon: error:` line, exit code 2, no traceback.
 """
 
