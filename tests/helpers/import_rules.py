@@ -14,11 +14,6 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 Rule = Mapping[str, frozenset[str] | None]
 
-# The result and bin types that counting hands to every sink. Until ``counting/results.py`` exists they are
-# imported from ``counting.aggregate``, and only these names may be.
-RESULT_TYPES = frozenset(
-    {"FrameResult", "ZoneBucket", "LineBucket", "CameraBucket", "Bucket", "Sink", "DIRECTIONS", "FATES"}
-)
 # Modules any folder may import: they hold no pipeline state.
 GROUND_FLOOR: dict[str, frozenset[str] | None] = {
     "edgeanon": frozenset({"__version__"}),

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from tests.helpers.import_rules import GROUND_FLOOR, RESULT_TYPES, folder_violations, violations
+from tests.helpers.import_rules import GROUND_FLOOR, folder_violations, violations
 
 RULE = {
     "edgeanon.counting.results": None,
-    "edgeanon.counting.aggregate": RESULT_TYPES,
     "edgeanon.counting.bins": None,
     "edgeanon.guidebook.policy": None,
     "edgeanon.config.names": None,
@@ -23,7 +22,7 @@ def test_outputs_import_only_results_bins_policy_and_names():
 def test_the_rule_flags_what_it_forbids_also_inside_functions():
     source = (
         "from edgeanon import __version__\n"
-        "from edgeanon.counting.aggregate import Bucket, FrameResult\n"
+        "from edgeanon.counting.results import Bucket, FrameResult\n"
         "from edgeanon.counting.bins import KINDS\n"
         "from edgeanon.outputs.store_rows import bucket_rows\n"
         "from edgeanon.guidebook import policy\n"

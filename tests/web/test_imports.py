@@ -5,11 +5,10 @@ the pages as ``web.site`` views, built by ``run.views``."""
 
 from __future__ import annotations
 
-from tests.helpers.import_rules import GROUND_FLOOR, RESULT_TYPES, folder_violations, violations
+from tests.helpers.import_rules import GROUND_FLOOR, folder_violations, violations
 
 RULE = {
     "edgeanon.counting.results": None,
-    "edgeanon.counting.aggregate": RESULT_TYPES,
     "edgeanon.counting.bins": None,
     "edgeanon.guidebook.policy": None,
     "edgeanon.config.names": None,
