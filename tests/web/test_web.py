@@ -27,7 +27,6 @@ from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
 from edgeanon.run.service import config_secrets
 from edgeanon.run.views import site_view
-from edgeanon.web.live_boxes import LiveBoxes
 from edgeanon.web.page import NO_IMAGE_LINE
 from edgeanon.web.server import App, BasicAuth, WebServer, hash_password, liveness, readiness, verify_password
 from edgeanon.web.setup import SetupPage
@@ -295,15 +294,6 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
     clock.t += 3 * 3600
     assert live.today("sample", "crossing") == (0, 0)
     store.close()
-
-
-def test_live_boxes_expire():
-    t = SimpleNamespace(now=10.0)
-    boxes = LiveBoxes(clock=lambda: t.now)
-    boxes.put("sample", np.array([[1, 2, 30, 80]], np.float32))
-    assert boxes.get("sample").shape == (1, 4) and boxes.get("other") is None
-    t.now += 5
-    assert boxes.get("sample") is None
 
 
 def test_setup_page_draws_geometry_and_outlines_only():

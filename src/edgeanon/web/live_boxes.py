@@ -18,27 +18,6 @@ BOX_MAX_AGE_S = 3.0  # boxes older than this are not drawn (the camera stopped d
 Boxes = Callable[[str], "np.ndarray | None"]  # camera id -> (n, 4) xyxy of the latest frame, in frame pixels
 
 
-class LiveBoxes:
-    """The latest frame's confirmed person boxes per camera: one small array each, replaced on every frame.
-
-    Only ``/setup`` reads it. Nothing here is stored, logged or exported, and nothing older than one frame
-    is kept, so memory is bounded by the tracker's capacity per camera.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._latest: dict[str, tuple[float, np.ndarray]] = {}
-        self._clock = clock
-
-    def put(self, camera: str, xyxy: np.ndarray) -> None:
-        self._latest[camera] = (self._clock(), np.array(xyxy, np.float32).reshape(-1, 4))  # one atomic replace
-
-    def get(self, camera: str, max_age_s: float = BOX_MAX_AGE_S) -> np.ndarray | None:
-        hit = self._latest.get(camera)
-        if hit is None or self._clock() - hit[0] > max_age_s:
-            return None
-        return hit[1]
-
-
 class ThrottledBoxes:
     """The boxes ``/setup`` may show: each camera's snapshot is taken at most once per ``min_interval_s``.
 
