@@ -148,7 +148,7 @@ def test_a_real_run_logs_no_credentials(tmp_path, fmt):
     err = "".join(head) + err
     assert proc.returncode == 0, err[-3000:]
     assert {c for (who, _), c in codes.items() if who == "right"} == {200}
-    # six failed logins from one address: the first five get 401, then the login limiter answers 429 (webguard)
+    # six failed logins from one address: the first five get 401, then the login limiter answers 429 (web/guard.py)
     assert [c for (who, _), c in codes.items() if who != "right"] == [401] * 5 + [429]
     assert "camera door: down" in err  # the unreachable camera was logged, by name
     logged = out + err

@@ -80,7 +80,7 @@ class PersonDetector:
     def infer(self, frame: npt.NDArray[np.uint8], before_run: Callable[[], None] | None = None) -> list[np.ndarray]:
         """Preprocess and run; the pixel buffers are zeroed before this returns.
 
-        ``before_run`` is called between preprocessing and ``session.run`` (the pipeline hands the previous
+        ``before_run`` is called between preprocessing and ``session.run`` (the runner hands the previous
         frame's results on there, so their Python work overlaps the run, which holds no GIL).
         """
         t0 = time.perf_counter()
