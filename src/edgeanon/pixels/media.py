@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -61,30 +62,30 @@ def iter_video(path: Path, max_frames: int | None = None) -> Iterator[tuple[int,
             frame.fill(0)  # the reused decode buffer held the last frame's pixels
 
 
-def video_info(path: Path) -> tuple[float, int]:
-    """(fps, frame count) as the container states them; either may be 0 when unknown."""
+@contextmanager
+def _opened(path: Path) -> Iterator[cv2.VideoCapture]:
+    """The container opened for its metadata, released on the way out; a clear error when it will not open."""
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     try:
         if not cap.isOpened():
             raise SourceError(f"{path}: cannot open as a video (unsupported or corrupt)")
-        return float(cap.get(cv2.CAP_PROP_FPS) or 0.0), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        yield cap
     finally:
         cap.release()
+
+
+def video_info(path: Path) -> tuple[float, int]:
+    """(fps, frame count) as the container states them; either may be 0 when unknown."""
+    with _opened(path) as cap:
+        return float(cap.get(cv2.CAP_PROP_FPS) or 0.0), int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
 
 
 def frame_size(path: Path) -> tuple[int, int] | None:
     """(width, height) as the container states it, without decoding a frame; None when it does not say."""
-    if not path.is_file():
-        raise SourceError(f"{path}: no such file")
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    try:
-        if not cap.isOpened():
-            raise SourceError(f"{path}: cannot open as a video (unsupported or corrupt)")
+    with _opened(path) as cap:
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-    finally:
-        cap.release()
     return (w, h) if w > 0 and h > 0 else None
 
 
