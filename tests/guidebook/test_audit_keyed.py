@@ -241,7 +241,12 @@ def test_a_real_run_exports_its_head_and_keys_its_log(tmp_path):
         assert gauge["edgeanon_audit_head_seq"] == last["seq"]
     finally:
         proc.terminate()
-        proc.communicate(timeout=60)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # a hung stop fails the test, and leaves no process behind
+            proc.kill()
+            proc.communicate()
+            raise
     assert proc.returncode == 0
     final = records(log)[-1]
     assert final["event"] == "stop" and final["seq"] == ready["audit"]["seq"] + 1
