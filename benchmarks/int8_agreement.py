@@ -23,14 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-FRAMES = list(range(0, 250, 5))  # 50 frames
-
 
 def summarise(data: dict) -> list[str]:
     names = list(data["counts"])
     ref = data["counts"][names[0]]
     rows = [
-        f"reference: {names[0]}; frames: {len(ref)}; machine: {data['machine']}",
+        f"reference: {names[0]}; frames: {len(ref)}; size {data.get('size', '416x416')}; machine: {data['machine']}",
         "| model | equal | within 1 | mean diff | mean abs diff | max abs diff |",
         "|---|---|---|---|---|---|",
     ]
@@ -48,6 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", type=Path, help="first = reference")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--size", default="416x416", help="WxH stretch input (free-dims models for other sizes)")
+    ap.add_argument("--every", type=int, default=5, help="every n-th frame of the 250 (5: the 50 sampled frames)")
     ap.add_argument("--out", type=Path)
     ap.add_argument(
         "--summary", type=Path, nargs="+", help="print the table of earlier --out files (merged, first = reference)"
@@ -63,12 +63,21 @@ def main() -> None:
         return
     from nanodet_runner import CLIP, Runner, machine, read_frames, session
 
-    frames = read_frames(CLIP, set(FRAMES))
-    data: dict = {"machine": machine(), "frames": FRAMES, "threads": args.threads, "counts": {}, "seconds": {}}
+    wanted = list(range(0, 250, args.every))
+    w, h = (int(v) for v in args.size.split("x"))
+    frames = read_frames(CLIP, set(wanted))
+    data: dict = {
+        "machine": machine(),
+        "frames": wanted,
+        "size": args.size,
+        "threads": args.threads,
+        "counts": {},
+        "seconds": {},
+    }
     for path in args.models:
         t0 = time.time()
-        r = Runner(session(path, args.threads, spinning=False), 416, 416)
-        data["counts"][path.name] = {str(k): r.count(frames[k]) for k in FRAMES}
+        r = Runner(session(path, args.threads, spinning=False), w, h)
+        data["counts"][path.name] = {str(k): r.count(frames[k]) for k in wanted}
         data["seconds"][path.name] = round(time.time() - t0, 1)
         print(path.name, data["seconds"][path.name], "s", flush=True)
         if args.out:  # write as we go: emulated runs are long
