@@ -21,6 +21,12 @@ script on every run, and it refuses to write if something is wrong):
 The weights, nodes and their order are untouched, so at 416x416 the outputs equal the shipped models' (the
 script measures the max abs difference on real frames). The doc string is updated (it named 1x3x416x416).
 
+The shipped free-dims files (benchmarks/results/GEOMETRY.md says why this int8 recipe)::
+
+    python models/recipe/quantize_int8.py --reduce-range --output /tmp/nanodet-416-coco-int8-rr.onnx
+    python models/recipe/free_input_dims.py --int8 /tmp/nanodet-416-coco-int8-rr.onnx
+    python models/recipe/write_manifest.py
+
 Usage (from the repository root; needs onnx and onnxruntime)::
 
     python models/recipe/free_input_dims.py                # shipped 416 fp32 + int8 -> nanodet-coco[-int8].onnx
