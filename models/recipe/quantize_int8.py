@@ -27,12 +27,18 @@ Options added for issue 15 (int8 quality on AVX2 CPUs without VNNI), all off by 
 file's recipe is unchanged:
 
   - ``--reduce-range``: 7-bit weights (QInt8 in [-64, 63]); activations keep 8 bits (onnxruntime applies
-    ``reduce_range`` to weights only). On AVX2
-    the u8s8 kernels use ``vpmaddubsw``, which adds two u8*s8 products into a saturating int16; with 8-bit
-    weights and activations that sum can overflow, so the same file counts differently on AVX2 than on
-    AVX-512 VNNI (which accumulates in int32). 7-bit weights keep the pair sum inside int16.
+    ``reduce_range`` to weights only). On AVX2 the u8s8 kernels use ``vpmaddubsw``, which adds two u8*s8
+    products into a saturating int16; with 8-bit weights and activations that sum can overflow, so the same
+    file counts differently on AVX2 than on AVX-512 VNNI (which accumulates in int32). 7-bit weights keep
+    the pair sum inside int16 (2 x 255 x 64 = 32640).
   - ``--float-head``: leave the three head convs (the ones whose output is split into class scores and box
     distributions) in float, so the outputs the decoder thresholds are not quantized.
+
+  Measured (benchmarks/results/GEOMETRY.md): with ``--reduce-range`` the outputs (one frame checked) were
+  bit-identical on an AVX-512 VNNI Xeon and under AVX2 emulation, and the counts within one of fp32 on
+  50/50 sampled frames on both, at the same speed on the Xeon; the shipped defaults give 47/50 (Xeon) but
+  43/50 (AVX2) equal counts. ``--float-head`` cost 4-5 % and gained nothing clear.
+  ``models/nanodet-coco-int8.onnx`` uses ``--reduce-range``; ``nanodet-416-coco-int8.onnx`` keeps the defaults.
 
 The output is byte-identical on re-runs with the same onnx/onnxruntime/numpy/opencv versions (checked, also
 with calibration pinned to one CPU); the script prints the size and sha256 to compare against the manifest.
