@@ -21,7 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeanon.pixels.detector.detector import PersonDetector, Thresholds
+from edgeanon.pixels.detector.decode import Thresholds
+from edgeanon.pixels.detector.detector import PersonDetector
 from edgeanon.pixels.detector.manifest import InputSpec
 from edgeanon.pixels.detector.nanodet import NanoDetDecoder
 from edgeanon.pixels.detector.preprocess import Preprocessor
