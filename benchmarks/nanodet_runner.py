@@ -34,18 +34,11 @@ STILLS = ROOT / "tests" / "data" / "stills"
 
 
 def session(path: Path | str, threads: int = 2, spinning: bool = False):
-    """An onnxruntime CPU session set up as edgeanon's build_session does (sequential, explicit threads)."""
-    import onnxruntime as ort
+    """An onnxruntime CPU session built exactly as edgeanon builds its own (``build_session``)."""
+    from edgeanon.pixels.detector.session import SessionSettings, build_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    path = Path(path)
+    return build_session(path.read_bytes(), path, SessionSettings(threads=threads, spinning=spinning))
 
 
 def read_frames(video: Path | str, wanted: set[int]) -> dict[int, np.ndarray]:
