@@ -274,7 +274,6 @@ def main() -> None:
             "bytes": len(data),
             "family": "nanodet",
             "input": NANODET_INPUT,
-            **{k: v for k, v in extra.items() if k == "input"},
             "classes": COCO_CLASSES,
             "person_class": 0,
             "strides": [8, 16, 32],
