@@ -31,7 +31,6 @@ from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon.bench")
 
-DEFAULT_MODELS = ("nanodet-416-coco", "nanodet-416-coco-int8")
 DEFAULT_THREADS = (1, 2)
 
 
@@ -91,16 +90,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--models",
         nargs="+",
         metavar="NAME",
-        default=list(DEFAULT_MODELS),
-        help="model names from the manifest (default: %(default)s)",
+        help="model names from the manifest (default: every person model in it, fp32 and int8)",
     )
     g.add_argument(
         "--threads",
         nargs="+",
         type=int,
         metavar="N",
-        default=list(DEFAULT_THREADS),
-        help="onnxruntime intra-op thread counts to measure (default: 1 2)",
+        help="onnxruntime intra-op thread counts to measure (default: 1 2; --recommend: 1 to the physical cores)",
     )
     g.add_argument(
         "--spinning",
@@ -170,6 +167,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="detector sessions (worker threads) shared by the cameras, as detector.sessions (default 1)",
     )
+    r = p.add_argument_group("recommend mode")
+    r.add_argument(
+        "--recommend",
+        metavar="CONFIG",
+        help="measure which model, input size and threads carry the most cameras like CONFIG's on this box, and "
+        "how many; every source is replaced by the bundled clip played in real time",
+    )
+    r.add_argument(
+        "--budget",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="--recommend: wall-clock time for all of it (default 300); the runs that do not fit are not started",
+    )
+    r.add_argument(
+        "--inputs",
+        nargs="+",
+        metavar="SIZE",
+        help="--recommend: input sizes, 'config' (the config's own setting), 'auto' or WxH; the first is tried "
+        "with every model and thread count, the others with the best of those (default: config, then a smaller "
+        "and a larger size)",
+    )
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="FILE", help="write every figure, the machine and the command as JSON")
     o.add_argument(
@@ -202,20 +221,51 @@ def add_parser(subparsers, common_parent: argparse.ArgumentParser) -> argparse.A
     return p
 
 
+def _check_recommend(args: argparse.Namespace) -> None:
+    if args.recommend is None:
+        if args.inputs:
+            raise EdgeanonError("--inputs needs --recommend CONFIG")
+        return
+    given = [
+        name
+        for name, value in (
+            ("--cameras", args.cameras),
+            ("--find-max", args.find_max or None),
+            ("--source", args.source),
+            ("--baseline", args.baseline or None),
+            ("--attributes", args.attributes),
+            ("--spinning", args.spinning),
+        )
+        if value is not None
+    ]
+    if given:
+        raise EdgeanonError(
+            "--recommend takes the config's cameras and settings and finds the camera count itself: drop "
+            + ", ".join(given)
+        )
+    if not args.budget > 0:
+        raise EdgeanonError("--budget must be above 0 seconds")
+
+
 def _check(args: argparse.Namespace) -> dict[str, Any]:
     """Refuse bad values before anything is measured; the source to measure."""
-    if min(args.threads) < 1 or args.rounds < 1 or args.sessions < 1:
+    _check_recommend(args)
+    if min(args.threads or [1]) < 1 or args.rounds < 1 or args.sessions < 1:
         raise EdgeanonError("--threads, --rounds and --sessions must be at least 1")
     if not 0 < args.fps <= 60:
         raise EdgeanonError("--fps must be above 0 and at most 60")
+    from edgeanon.bench.recommend import person_models
     from edgeanon.config.stages import DetectorConfig
     from edgeanon.pixels.detector.manifest import resolve
 
-    for m in args.models:
+    for m in args.models or []:
         resolve(m)  # an unknown name fails now, with the list of known ones
     source = parse_source(args.source)
-    if args.spinning is None:
-        args.spinning = [DetectorConfig().spinning]
+    if args.recommend is None:
+        args.models = args.models or person_models()
+        args.threads = args.threads or list(DEFAULT_THREADS)
+        if args.spinning is None:
+            args.spinning = [DetectorConfig().spinning]
     return source
 
 
@@ -251,7 +301,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         baseline_script = None
     source = _check(args)
     report = _start_report(args, out)
-    if args.cameras is not None or args.find_max:
+    if args.recommend is not None:
+        from edgeanon.bench.recommend import recommend
+
+        report["recommend"] = recommend(args, out)
+    elif args.cameras is not None or args.find_max:
         if source["kind"] != "file":
             raise EdgeanonError("capacity mode plays copies of a video file in real time: pass a file, not a camera")
         report["capacity"] = sweep.capacity_sweep(args, source, out)

@@ -48,8 +48,9 @@ def throughput_line(label: str, r: dict[str, Any]) -> str:
 
 def capacity_line(r: dict[str, Any], out: TextIO) -> None:
     d = r["delay_ms"]
+    size = f" input={r['input']}" if r.get("input") else ""
     out.write(
-        f"{r['model']} t={r['threads']} cams={r['cameras']}: dropped {r['dropped']}, min camera fps "
+        f"{r['model']}{size} t={r['threads']} cams={r['cameras']}: dropped {r['dropped']}, min camera fps "
         f"{r['min_camera_fps']:.2f}, delay p50 {_fmt(d['p50'])} ms p99 {_fmt(d['p99'])} ms, "
         f"CPU {r['cpu_cores']:.2f} cores, RSS {r['peak_rss_mb']:.0f} MB: {'holds' if r['holds'] else 'does NOT hold'}\n"
     )
@@ -105,5 +106,59 @@ def capacity_table(rows: list[dict[str, Any]]) -> str:
             f"| {r['model']} | {r['threads']} | {r['sessions']} | {r['cameras']} | {r['fps_target']:g} "
             f"| {r['dropped']} | {r['min_camera_fps']:.2f} | {_fmt(d['p50'])} | {_fmt(d['p99'])} "
             f"| {r['cpu_cores']:.2f} | {r['peak_rss_mb']:.0f} | {'yes' if r['holds'] else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def recommend_header(
+    path: str, cameras: list[dict[str, Any]], note: str, cands: list, own_input: str, budget: float, seconds: float,
+    out: TextIO,
+) -> None:  # fmt: skip
+    """What ``--recommend`` is about to measure, before the first run."""
+    cams = "; ".join(
+        f"{c['id']} {c['fps']:g} fps, {c['zones']} zone(s), {c['lines']} line(s)"
+        + (f", roi {c['roi']}" if c.get("roi") is not None else "")
+        + (f", input {c['input']}" if c.get("input") is not None else "")
+        for c in cameras
+    )
+    models = ", ".join(dict.fromkeys(c.model for c in cands))
+    threads = ", ".join(str(t) for t in dict.fromkeys(c.threads for c in cands))
+    out.write(
+        f"recommend for {path}: {len(cameras)} camera(s) ({cams}), replicated round-robin to N\n"
+        f"sources: {note}\n"
+        f"trying: models {models}; threads {threads}; input {cands[0].input} ('config' = as the config sets it: "
+        f"{own_input}); then other input sizes with the best of those\n"
+        f"a count holds with 0 dropped, every camera at >= 95 % of its fps and p99 delay < 200 ms; "
+        f"budget {budget:g} s, {seconds:g} s measured per run after a warm-up, a run stops at its first drop\n\n"
+    )
+    out.flush()
+
+
+def site_capacity_table(rows: list[dict[str, Any]]) -> str:
+    """Every run of ``--recommend``, in the order they ran."""
+    head = (
+        "| # | model | input | threads | cameras | dropped | min fps share | p99 delay ms | detector busy | CPU cores "
+        "| holds |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for i, r in enumerate(rows, 1):
+        cut = " (stopped at first drop)" if r.get("stopped_at_first_drop") else ""
+        lines.append(
+            f"| {i} | {r['model']} | {r['input']} | {r['threads']} | {r['cameras']} | {r['dropped']} "
+            f"| {r['min_fps_share']:.2f} | {_fmt(r['delay_ms']['p99'])} | {r['worker_busy']:.2f} "
+            f"| {r['cpu_cores']:.2f} | {'yes' if r['holds'] else 'NO' + cut} |"
+        )
+    return "\n".join(lines)
+
+
+def candidates_table(cands: list) -> str:
+    """Per setting: the largest count that held (every time it ran) and the smallest that failed."""
+    head = "| model | input | threads | cameras that hold | smallest count that failed | runs |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for c in cands:
+        s = c.search
+        lines.append(
+            f"| {c.model} | {c.input} | {c.threads} | **{s.bounds()}** | {s.first_fail or '-'} "
+            f"| {sum(len(v) for v in s.runs.values())} |"
         )
     return "\n".join(lines)

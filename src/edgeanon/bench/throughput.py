@@ -38,11 +38,10 @@ def build_runner(cfg, detectors=None) -> tuple[Any, Callable[[], None]]:
 
 
 def counters(runner) -> dict[str, dict[str, int]]:
-    """Each camera's frame counters, read now."""
-    return {
-        s.camera: {k: int(getattr(s.counters, k)) for k in ("captured", "inferred", "dropped", "skipped")}
-        for s in runner.statuses()
-    }
+    """Each camera's frame counters, read now: captured and every fate."""
+    from edgeanon.counting.results import FATES
+
+    return {s.camera: {k: int(getattr(s.counters, k)) for k in FATES} for s in runner.statuses()}
 
 
 def diff(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,306 @@
+"""``edgeanon bench --recommend CONFIG``: the model, input size and threads that carry the most cameras like
+this config's on this box, and how many; all measured, nothing extrapolated.
+
+Phase 1 tries every person model in the manifest (fp32 and int8) with every thread count at the config's own
+input size, and searches each for the largest camera count that holds (``search``). The candidates take turns,
+one run each, so a budget that ends early still leaves every one of them measured. The best is then run again
+at its count, because one run at the edge can hold by luck. Phase 2 tries other input sizes with the best model
+and threads, so the table shows what a smaller or a larger input would change.
+
+The recommendation comes from phase 1: it keeps the config's input size. A smaller input carries more cameras
+but sees small and distant people less well, and the bench has no labels for this scene to measure that, so an
+input size that holds more is reported as a note to check, not recommended.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from edgeanon.bench import report
+from edgeanon.bench.search import Budget, Search
+from edgeanon.bench.site import SOURCE_NOTE, check_site, describe
+from edgeanon.bench.sweep import run_task
+
+OWN = "config"  # the input size as the config sets it (detector.input and each camera's input)
+PHASE1_SHARE = 0.7  # of the budget; the rest confirms the best and tries the other input sizes
+DEFAULT_BUDGET_S = 300.0
+SIZE = re.compile(r"^([1-9][0-9]{1,3})x([1-9][0-9]{1,3})$")
+
+
+@dataclass
+class Candidate:
+    """One setting to measure, and what its runs found."""
+
+    model: str
+    precision: str
+    input: str
+    threads: int
+    phase: int
+    search: Search
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} input={self.input} t={self.threads}"
+
+    def site(self, path: str, cameras: int) -> dict[str, Any]:
+        """The ``site`` of a capacity task: the config at ``path`` with this candidate's settings."""
+        detector: dict[str, Any] = {"model": self.model, "threads": self.threads}
+        camera: dict[str, Any] = {}
+        if self.input != OWN:  # one size for every camera: a camera's own input would override it
+            detector["input"], camera["input"] = self.input, None
+        return {"path": path, "cameras": cameras, "detector": detector, "camera": camera}
+
+    def held_runs(self) -> list[dict[str, Any]]:
+        n = self.search.largest_held
+        return [r for r in self.results if r["cameras"] == n and r["holds"]]
+
+
+@dataclass
+class _Context:
+    path: str
+    budget: Budget
+    seconds: float
+    spinning: bool
+    isolate: bool
+    progress: bool | None
+    usable_cpus: int
+    out: TextIO
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    cut: bool = False
+
+
+def thread_choices(physical: int) -> list[int]:
+    """1 to the physical cores (every count up to 4; beyond, the powers of two and the core count), most first."""
+    if physical <= 4:
+        return list(range(physical, 0, -1))
+    return sorted({physical, *(2**k for k in range(physical.bit_length()) if 2**k < physical)}, reverse=True)
+
+
+def person_models(first: str | None = None) -> list[str]:
+    """Every person model in the manifest, ``first`` (the config's or the default) leading."""
+    from edgeanon.pixels.detector.manifest import load_manifest
+
+    manifest, _ = load_manifest()
+    names = sorted(n for n, e in manifest.models.items() if e.task == "person")
+    lead = first or manifest.default
+    return [lead, *(n for n in names if n != lead)] if lead in names else names
+
+
+def alternative_inputs(own: str | None, model: str) -> list[str]:
+    """A smaller and a larger input than the config's (two strides less and more in height, same aspect).
+
+    None when the config has no ``detector.input`` setting to change."""
+    from edgeanon.config.stages import DetectorConfig
+    from edgeanon.pixels.detector.manifest import resolve
+
+    if "input" not in DetectorConfig.model_fields:
+        return []
+    spec = resolve(model)[1].input
+    m = int(getattr(spec, "multiple", None) or 32)
+    match = SIZE.match(own or "")
+    w, h = (int(match[1]), int(match[2])) if match else (spec.width, spec.height)
+    return [f"{max(m, round(h2 * w / h / m) * m)}x{h2}" for h2 in (h - 2 * m, h + 2 * m) if h2 >= 4 * m]
+
+
+def _measure(ctx: _Context, cand: Candidate, n: int) -> None:
+    b = ctx.budget
+    task = {
+        "kind": "capacity",
+        "label": f"[{b.elapsed():3.0f}/{b.seconds:.0f} s] {cand.label} cams={n}",
+        "source": {"kind": "file", "path": None},
+        "site": cand.site(ctx.path, n),
+        "model": cand.model,
+        "threads": cand.threads,
+        "spinning": ctx.spinning,
+        "input": cand.input,
+        "seconds": ctx.seconds,
+        "warmup_s": warmup_seconds(ctx.seconds),
+        "progress": ctx.progress,
+        "stop_on_drop": True,
+    }
+    t0 = time.monotonic()
+    r = run_task(task, ctx.isolate)
+    b.spent(time.monotonic() - t0)
+    r["phase"] = cand.phase
+    cand.search.record(r, ctx.usable_cpus)
+    cand.results.append(r)
+    ctx.rows.append(r)
+    report.capacity_line(r, ctx.out)
+
+
+def _search_all(ctx: _Context, cands: list[Candidate], share: float) -> None:
+    """One run per unfinished candidate in turn, until each has found its edge or ``share`` of the budget is spent."""
+    while True:
+        active = [c for c in cands if c.search.next_count() is not None]
+        if not active:
+            return
+        for c in active:
+            if not ctx.budget.allows(share):
+                ctx.cut = True
+                return
+            if not c.search.runs:  # start where the others have got to: the answer is near there
+                c.search.start = max(c.search.start, *(o.search.largest_held for o in cands))
+            n = c.search.next_count()
+            if n is not None:
+                _measure(ctx, c, n)
+
+
+def _cpu_at_count(c: Candidate) -> float:
+    runs = c.held_runs()
+    return sum(r["cpu_cores"] for r in runs) / len(runs) if runs else float("inf")
+
+
+def best(cands: list[Candidate]) -> Candidate | None:
+    """Most cameras held; then fp32 (the reference output: int8 counts can differ by CPU kind); then the least CPU."""
+    held = [c for c in cands if c.search.largest_held > 0]
+    if not held:
+        return None
+    return max(held, key=lambda c: (c.search.largest_held, c.precision == "fp32", -_cpu_at_count(c)))
+
+
+def _confirm(ctx: _Context, cands: list[Candidate]) -> Candidate | None:
+    """Run the best again at its count; if it fails there, the next best (a few times at most)."""
+    for _ in range(3):
+        top = best(cands)
+        if top is None or len(top.search.runs[top.search.largest_held]) >= 2 or not ctx.budget.allows():
+            return top
+        _measure(ctx, top, top.search.largest_held)
+    return best(cands)
+
+
+def _check_inputs(inputs: list[str] | None) -> None:
+    from edgeanon.config.stages import DetectorConfig
+    from edgeanon.errors import EdgeanonError
+
+    for size in inputs or []:
+        if size not in {OWN, "auto"} and not SIZE.match(size):
+            raise EdgeanonError(f"--inputs {size}: expected config, auto or WxH such as 416x320")
+        if size != OWN and "input" not in DetectorConfig.model_fields:
+            raise EdgeanonError("--inputs: this version has no detector.input setting; only 'config' can be measured")
+
+
+def _own_input(cfg) -> str:
+    """The config's input setting, as a reader of the table wants to see it."""
+    own = getattr(cfg.detector, "input", None)
+    text = "the model's default size" if own is None else str(own)
+    if any(getattr(c, "input", None) is not None for c in cfg.cameras):
+        text += ", some cameras their own"
+    return text
+
+
+def _candidates(args, cfg, start: int) -> list[Candidate]:
+    from edgeanon.pixels.detector import physical_cores
+    from edgeanon.pixels.detector.manifest import resolve
+
+    models = args.models or person_models(cfg.detector.model)
+    threads = args.threads or thread_choices(physical_cores())
+    first = (args.inputs or [OWN])[0]
+    return [Candidate(m, resolve(m)[1].precision, first, t, 1, Search(start=start)) for m in models for t in threads]
+
+
+def run_seconds(args) -> float:
+    """Measured seconds per run: --seconds, or a 25th of the budget (2 to 12 s)."""
+    return args.seconds or min(12.0, max(2.0, args.budget / 25))
+
+
+def warmup_seconds(seconds: float) -> float:
+    """Before a run measures: N cameras opening at once, and the first frames, are not steady state."""
+    return min(3.0, max(1.5, seconds / 4))
+
+
+def recommend(args, out: TextIO) -> dict[str, Any]:
+    """Measure, print the tables and the recommendation; the figures for the JSON report."""
+    from edgeanon.bench.machine import describe_machine
+    from edgeanon.config.loader import load_config
+    from edgeanon.errors import EdgeanonError
+
+    path = str(args.recommend)
+    check_site(path)
+    _check_inputs(args.inputs)
+    cfg = load_config(path)
+    cameras = describe(path)
+    seconds = run_seconds(args)
+    first_guess = seconds + warmup_seconds(seconds) + 2.0  # + starting the child process, loading the model
+    if args.budget < first_guess:
+        raise EdgeanonError(f"--budget {args.budget:g} is shorter than one run (about {first_guess:.0f} s)")
+    machine = describe_machine()
+    ctx = _Context(
+        path, Budget(args.budget, first_guess), seconds, cfg.detector.spinning, args.isolate, args.progress,
+        machine["usable_cpus"] or 1, out,
+    )  # fmt: skip
+    phase1 = _candidates(args, cfg, len(cameras))
+    report.recommend_header(path, cameras, SOURCE_NOTE, phase1, _own_input(cfg), args.budget, seconds, out)
+    _search_all(ctx, phase1, PHASE1_SHARE)
+    top = _confirm(ctx, phase1)
+    phase2: list[Candidate] = []
+    if top is not None:
+        sizes = args.inputs[1:] if args.inputs else alternative_inputs(getattr(cfg.detector, "input", None), top.model)
+        start = top.search.largest_held
+        phase2 = [Candidate(top.model, top.precision, s, top.threads, 2, Search(start=start)) for s in sizes]
+        _search_all(ctx, phase2, 1.0)
+    top = best(phase1)
+    cands = phase1 + phase2
+    out.write("\n" + report.site_capacity_table(ctx.rows) + "\n\n" + report.candidates_table(cands) + "\n\n")
+    lines = advice(top, phase2, ctx.cut)
+    out.write("\n".join(lines) + "\n")
+    return {
+        "config": path,
+        "cameras": cameras,
+        "sources": SOURCE_NOTE,
+        "own_input": _own_input(cfg),
+        "budget_s": args.budget,
+        "seconds_per_run": seconds,
+        "elapsed_s": ctx.budget.elapsed(),
+        "budget_cut": ctx.cut,
+        "candidates": [summary(c) for c in cands],
+        "runs": ctx.rows,
+        "recommendation": None if top is None else summary(top),
+        "advice": lines,
+    }
+
+
+def summary(c: Candidate) -> dict[str, Any]:
+    runs = c.held_runs()
+    return {
+        "model": c.model,
+        "precision": c.precision,
+        "input": c.input,
+        "threads": c.threads,
+        "phase": c.phase,
+        "cameras": c.search.largest_held,
+        "first_failing": c.search.first_fail,
+        "complete": c.search.done,
+        "runs_by_count": {str(n): held for n, held in sorted(c.search.runs.items())},
+        "p99_ms": max((r["delay_ms"]["p99"] for r in runs), default=None),
+        "cpu_cores": _cpu_at_count(c) if runs else None,
+    }
+
+
+def advice(top: Candidate | None, phase2: list[Candidate], cut: bool) -> list[str]:
+    """The recommendation line, and what the reader should know beside it."""
+    lines = []
+    if top is None:
+        lines.append("recommendation: none: no setting tried held even 1 camera like this config's on this box")
+    else:
+        n, runs = top.search.largest_held, top.held_runs()
+        p99 = max(r["delay_ms"]["p99"] for r in runs)
+        setting = f"detector.model {top.model}, detector.threads {top.threads}"
+        if top.input != OWN:
+            setting += f", detector.input {top.input}"
+        lines.append(
+            f"recommendation: {setting}: {n} camera{'s' if n != 1 else ''} like this config's hold on this box "
+            f"(measured {len(runs)}x at {n}: 0 dropped, every camera at its fps, p99 delay {p99:.0f} ms < 200 ms)"
+        )
+        lines += [
+            f"note: input {c.input} held {c.search.largest_held} cameras; a smaller input sees small and distant "
+            "people less well: check its counts on your scene (edgeanon detect) before you set it"
+            for c in phase2
+            if c.search.largest_held > n
+        ]
+    if cut:
+        lines.append("note: the budget ended before every search found its edge: '>=' figures are lower bounds")
+    return lines
