@@ -245,6 +245,11 @@ def _check_recommend(args: argparse.Namespace) -> None:
         )
     if not args.budget > 0:
         raise EdgeanonError("--budget must be above 0 seconds")
+    from edgeanon.bench import recommend
+    from edgeanon.bench.site import check_site
+
+    check_site(args.recommend)  # the config loader's own messages, before anything is measured
+    recommend.check_options(args)
 
 
 def _check(args: argparse.Namespace) -> dict[str, Any]:
@@ -304,7 +309,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.recommend is not None:
         from edgeanon.bench.recommend import recommend
 
-        report["recommend"] = recommend(args, out)
+        report["recommend"] = recommend(args, report["machine"], out)
     elif args.cameras is not None or args.find_max:
         if source["kind"] != "file":
             raise EdgeanonError("capacity mode plays copies of a video file in real time: pass a file, not a camera")

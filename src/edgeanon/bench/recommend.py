@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from edgeanon.bench import report
 from edgeanon.bench.search import Budget, Search
-from edgeanon.bench.site import SOURCE_NOTE, check_site, describe
+from edgeanon.bench.site import SOURCE_NOTE, describe
 from edgeanon.bench.sweep import run_task
 
 OWN = "config"  # the input size as the config sets it (detector.input and each camera's input)
@@ -172,15 +172,22 @@ def _confirm(ctx: _Context, cands: list[Candidate]) -> Candidate | None:
     return best(cands)
 
 
-def _check_inputs(inputs: list[str] | None) -> None:
+def check_options(args) -> None:
+    """--inputs and --budget, refused before anything is measured."""
     from edgeanon.config.stages import DetectorConfig
     from edgeanon.errors import EdgeanonError
 
-    for size in inputs or []:
+    for size in args.inputs or []:
         if size not in {OWN, "auto"} and not SIZE.match(size):
             raise EdgeanonError(f"--inputs {size}: expected config, auto or WxH such as 416x320")
         if size != OWN and "input" not in DetectorConfig.model_fields:
             raise EdgeanonError("--inputs: this version has no detector.input setting; only 'config' can be measured")
+    seconds = run_seconds(args)
+    if args.budget < first_run_guess(seconds):
+        raise EdgeanonError(
+            f"--budget {args.budget:g} is shorter than one run (about {first_run_guess(seconds):.0f} s: "
+            f"{seconds:g} s measured, the warm-up, and starting the pipeline)"
+        )
 
 
 def _own_input(cfg) -> str:
@@ -207,31 +214,28 @@ def run_seconds(args) -> float:
     return args.seconds or min(12.0, max(2.0, args.budget / 25))
 
 
+def first_run_guess(seconds: float) -> float:
+    """What a run costs before one has been timed: measuring, warming up, starting a child and loading a model."""
+    return seconds + warmup_seconds(seconds) + 2.0
+
+
 def warmup_seconds(seconds: float) -> float:
     """Before a run measures: N cameras opening at once, and the first frames, are not steady state."""
     return min(3.0, max(1.5, seconds / 4))
 
 
-def recommend(args, out: TextIO) -> dict[str, Any]:
+def recommend(args, machine: dict[str, Any], out: TextIO) -> dict[str, Any]:
     """Measure, print the tables and the recommendation; the figures for the JSON report."""
-    from edgeanon.bench.machine import describe_machine
     from edgeanon.config.loader import load_config
-    from edgeanon.errors import EdgeanonError
 
     path = str(args.recommend)
-    check_site(path)
-    _check_inputs(args.inputs)
     cfg = load_config(path)
     cameras = describe(path)
     seconds = run_seconds(args)
-    first_guess = seconds + warmup_seconds(seconds) + 2.0  # + starting the child process, loading the model
-    if args.budget < first_guess:
-        raise EdgeanonError(f"--budget {args.budget:g} is shorter than one run (about {first_guess:.0f} s)")
-    machine = describe_machine()
+    budget = Budget(args.budget, first_run_guess(seconds))
     ctx = _Context(
-        path, Budget(args.budget, first_guess), seconds, cfg.detector.spinning, args.isolate, args.progress,
-        machine["usable_cpus"] or 1, out,
-    )  # fmt: skip
+        path, budget, seconds, cfg.detector.spinning, args.isolate, args.progress, machine["usable_cpus"] or 1, out
+    )
     phase1 = _candidates(args, cfg, len(cameras))
     report.recommend_header(path, cameras, SOURCE_NOTE, phase1, _own_input(cfg), args.budget, seconds, out)
     _search_all(ctx, phase1, PHASE1_SHARE)
@@ -292,7 +296,8 @@ def advice(top: Candidate | None, phase2: list[Candidate], cut: bool) -> list[st
         if top.input != OWN:
             setting += f", detector.input {top.input}"
         lines.append(
-            f"recommendation: {setting}: {n} camera{'s' if n != 1 else ''} like this config's hold on this box "
+            f"recommendation: {setting}: {n} camera{'s' if n != 1 else ''} like this config's "
+            f"hold{'s' if n == 1 else ''} on this box "
             f"(measured {len(runs)}x at {n}: 0 dropped, every camera at its fps, p99 delay {p99:.0f} ms < 200 ms)"
         )
         lines += [
@@ -302,5 +307,8 @@ def advice(top: Candidate | None, phase2: list[Candidate], cut: bool) -> list[st
             if c.search.largest_held > n
         ]
     if cut:
-        lines.append("note: the budget ended before every search found its edge: '>=' figures are lower bounds")
+        lines.append(
+            "note: the budget ended before every search found its edge: a figure with '>=' or untested counts "
+            "may be low; a larger --budget finds it"
+        )
     return lines
