@@ -68,18 +68,28 @@ Capacity (--cameras N --fps F): N realtime copies of the clip in one Runner. Rep
   frame rate each camera achieved, and the p50/p99 delay from capture to aggregate. A count "holds" with 0
   dropped and p99 < 200 ms. --find-max raises N until it no longer holds.
 
+Recommend (--recommend CONFIG): which model, input size and threads carry the most cameras like CONFIG's on
+  this box, and how many. CONFIG's cameras keep their geometry, fps, roi and input; their sources are replaced
+  by the bundled clip played in real time (real RTSP sources cannot be assumed reachable), replicated
+  round-robin to N. Every person model (fp32, int8) x threads 1..physical cores at the config's input size,
+  then a smaller and a larger input with the best: each searched for the largest N that holds (grow, then
+  bisect; each camera at 95 % of its own fps), within --budget seconds. Prints every run, what each setting
+  held and one recommendation line; nothing is extrapolated.
+
 Each configuration runs in a fresh child process (--no-isolate: in this one), so peak RSS is its own.
 The machine is probably shared: look at the load average printed with the figures, and compare ratios."""
 
 EPILOG = """\
 examples:
-  edgeanon bench                                   # fp32 and int8, 1 and 2 threads, bundled clip
+  edgeanon bench                                   # every person model, 1 and 2 threads, bundled clip
   edgeanon bench --models nanodet-coco-int8 --threads 2 --rounds 5 --json bench.json
   edgeanon bench --source my.mp4 --spinning off on   # your own video; compare spinning on the whole pipeline
   edgeanon bench --source 0 --seconds 10             # a camera: (b) is capped by the camera's frame rate
   edgeanon bench --cameras 4 --fps 10 --models nanodet-coco-int8 --threads 2
   edgeanon bench --cameras 1-6 --fps 10 --threads 1 2     # scaling sweep
   edgeanon bench --cameras 1 --fps 10 --find-max
+  edgeanon bench --recommend my-store.yaml --json rec.json      # what this box should run, measured (~5 min)
+  edgeanon bench --recommend my-store.yaml --models nanodet-coco-int8 --threads 2 --budget 60
   edgeanon bench --baseline   # compare with a typical hand-written pipeline (needs: pip install 'edgeanon[bench]')
 """
 
@@ -153,6 +163,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="S",
         help="capacity: measured seconds per camera count (default 20, after a short warm-up); "
+        "--recommend: per run (default a 25th of --budget, 2 to 12); "
         "throughput with a camera source: seconds per pass (default 10)",
     )
     c.add_argument(
