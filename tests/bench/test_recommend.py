@@ -137,7 +137,8 @@ def test_pixel_geometry_that_does_not_fit_the_clip_is_refused(tmp_path, capsys):
         (["--find-max", "--spinning", "on"], "drop --find-max, --spinning"),
         (["--budget", "3"], "--budget 3 is shorter than one run"),
         (["--budget", "0"], "--budget must be above 0"),
-        (["--inputs", "big"], "--inputs big: expected config, auto or WxH"),
+        (["--inputs", "big"], "--inputs big: expected config, auto, WxH such as 416x320, or a scale such as x0.8"),
+        (["--inputs", "config", "x9"], "--inputs x9: expected"),
     ],
 )
 def test_options_that_do_not_fit_recommend_are_refused(extra, message, capsys):

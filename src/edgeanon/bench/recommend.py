@@ -14,20 +14,18 @@ input size that holds more is reported as a note to check, not recommended.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from edgeanon.bench import report
+from edgeanon.bench import inputs, report
+from edgeanon.bench.inputs import OWN
 from edgeanon.bench.search import Budget, Search
 from edgeanon.bench.site import SOURCE_NOTE, describe
 from edgeanon.bench.sweep import run_task
 
-OWN = "config"  # the input size as the config sets it (detector.input and each camera's input)
 PHASE1_SHARE = 0.7  # of the budget; the rest confirms the best and tries the other input sizes
 DEFAULT_BUDGET_S = 300.0
-SIZE = re.compile(r"^([1-9][0-9]{1,3})x([1-9][0-9]{1,3})$")
 
 
 @dataclass
@@ -36,10 +34,11 @@ class Candidate:
 
     model: str
     precision: str
-    input: str
+    input: str  # a token of ``inputs``: config, auto, WxH or a scale such as x0.8
     threads: int
     phase: int
     search: Search
+    sizes: dict[str, str] | None = None  # the input each of the config's cameras gets (None: as configured)
     results: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -48,11 +47,13 @@ class Candidate:
 
     def site(self, path: str, cameras: int) -> dict[str, Any]:
         """The ``site`` of a capacity task: the config at ``path`` with this candidate's settings."""
-        detector: dict[str, Any] = {"model": self.model, "threads": self.threads}
-        camera: dict[str, Any] = {}
-        if self.input != OWN:  # one size for every camera: a camera's own input would override it
-            detector["input"], camera["input"] = self.input, None
-        return {"path": path, "cameras": cameras, "detector": detector, "camera": camera}
+        per_camera = None if self.sizes is None else {cid: {"input": size} for cid, size in self.sizes.items()}
+        return {
+            "path": path,
+            "cameras": cameras,
+            "detector": {"model": self.model, "threads": self.threads},
+            "per_camera": per_camera,
+        }
 
     def held_runs(self) -> list[dict[str, Any]]:
         n = self.search.largest_held
@@ -88,22 +89,6 @@ def person_models(first: str | None = None) -> list[str]:
     names = sorted(n for n, e in manifest.models.items() if e.task == "person")
     lead = first or manifest.default
     return [lead, *(n for n in names if n != lead)] if lead in names else names
-
-
-def alternative_inputs(own: str | None, model: str) -> list[str]:
-    """A smaller and a larger input than the config's (two strides less and more in height, same aspect).
-
-    None when the config has no ``detector.input`` setting to change."""
-    from edgeanon.config.stages import DetectorConfig
-    from edgeanon.pixels.detector.manifest import resolve
-
-    if "input" not in DetectorConfig.model_fields:
-        return []
-    spec = resolve(model)[1].input
-    m = int(getattr(spec, "multiple", None) or 32)
-    match = SIZE.match(own or "")
-    w, h = (int(match[1]), int(match[2])) if match else (spec.width, spec.height)
-    return [f"{max(m, round(h2 * w / h / m) * m)}x{h2}" for h2 in (h - 2 * m, h + 2 * m) if h2 >= 4 * m]
 
 
 def _measure(ctx: _Context, cand: Candidate, n: int) -> None:
@@ -174,14 +159,10 @@ def _confirm(ctx: _Context, cands: list[Candidate]) -> Candidate | None:
 
 def check_options(args) -> None:
     """--inputs and --budget, refused before anything is measured."""
-    from edgeanon.config.stages import DetectorConfig
     from edgeanon.errors import EdgeanonError
 
-    for size in args.inputs or []:
-        if size not in {OWN, "auto"} and not SIZE.match(size):
-            raise EdgeanonError(f"--inputs {size}: expected config, auto or WxH such as 416x320")
-        if size != OWN and "input" not in DetectorConfig.model_fields:
-            raise EdgeanonError("--inputs: this version has no detector.input setting; only 'config' can be measured")
+    for token in args.inputs or []:
+        inputs.check(token)
     seconds = run_seconds(args)
     if args.budget < first_run_guess(seconds):
         raise EdgeanonError(
@@ -193,7 +174,7 @@ def check_options(args) -> None:
 def _own_input(cfg) -> str:
     """The config's input setting, as a reader of the table wants to see it."""
     own = getattr(cfg.detector, "input", None)
-    text = "the model's default size" if own is None else str(own)
+    text = "the model's size" if own is None else f"detector.input {own}"
     if any(getattr(c, "input", None) is not None for c in cfg.cameras):
         text += ", some cameras their own"
     return text
@@ -206,7 +187,27 @@ def _candidates(args, cfg, start: int) -> list[Candidate]:
     models = args.models or person_models(cfg.detector.model)
     threads = args.threads or thread_choices(physical_cores())
     first = (args.inputs or [OWN])[0]
-    return [Candidate(m, resolve(m)[1].precision, first, t, 1, Search(start=start)) for m in models for t in threads]
+    return [
+        Candidate(m, resolve(m)[1].precision, first, t, 1, Search(start=start), inputs.camera_inputs(first, cfg, m))
+        for m in models
+        for t in threads
+    ]
+
+
+def _phase2(args, cfg, top: Candidate, out: TextIO) -> list[Candidate]:
+    """Other input sizes with the best model and threads, starting at its count."""
+    tokens = args.inputs[1:] if args.inputs else list(inputs.DEFAULT_ALTERNATIVES) if inputs.supported() else []
+    start = top.search.largest_held
+    cands = [
+        Candidate(
+            top.model, top.precision, t, top.threads, 2, Search(start=start), inputs.camera_inputs(t, cfg, top.model)
+        )
+        for t in tokens
+    ]
+    if cands:
+        sizes = "; ".join(inputs.describe(c.input, c.sizes, cfg, c.model) for c in [top, *cands])
+        out.write(f"\nother input sizes with {top.model}, {top.threads} threads: {sizes}\n")
+    return cands
 
 
 def run_seconds(args) -> float:
@@ -240,12 +241,8 @@ def recommend(args, machine: dict[str, Any], out: TextIO) -> dict[str, Any]:
     report.recommend_header(path, cameras, SOURCE_NOTE, phase1, _own_input(cfg), args.budget, seconds, out)
     _search_all(ctx, phase1, PHASE1_SHARE)
     top = _confirm(ctx, phase1)
-    phase2: list[Candidate] = []
-    if top is not None:
-        sizes = args.inputs[1:] if args.inputs else alternative_inputs(getattr(cfg.detector, "input", None), top.model)
-        start = top.search.largest_held
-        phase2 = [Candidate(top.model, top.precision, s, top.threads, 2, Search(start=start)) for s in sizes]
-        _search_all(ctx, phase2, 1.0)
+    phase2 = [] if top is None else _phase2(args, cfg, top, out)
+    _search_all(ctx, phase2, 1.0)
     top = best(phase1)
     cands = phase1 + phase2
     out.write("\n" + report.site_capacity_table(ctx.rows) + "\n\n" + report.candidates_table(cands) + "\n\n")
@@ -274,6 +271,7 @@ def summary(c: Candidate) -> dict[str, Any]:
         "precision": c.precision,
         "input": c.input,
         "threads": c.threads,
+        "camera_inputs": inputs.as_json(c.sizes),
         "phase": c.phase,
         "cameras": c.search.largest_held,
         "first_failing": c.search.first_fail,
@@ -293,16 +291,17 @@ def advice(top: Candidate | None, phase2: list[Candidate], cut: bool) -> list[st
         n, runs = top.search.largest_held, top.held_runs()
         p99 = max(r["delay_ms"]["p99"] for r in runs)
         setting = f"detector.model {top.model}, detector.threads {top.threads}"
-        if top.input != OWN:
-            setting += f", detector.input {top.input}"
+        if top.sizes is not None:
+            setting += ", cameras[].input " + ", ".join(f"{cid} {size}" for cid, size in top.sizes.items())
         lines.append(
             f"recommendation: {setting}: {n} camera{'s' if n != 1 else ''} like this config's "
             f"hold{'s' if n == 1 else ''} on this box "
             f"(measured {len(runs)}x at {n}: 0 dropped, every camera at its fps, p99 delay {p99:.0f} ms < 200 ms)"
         )
         lines += [
-            f"note: input {c.input} held {c.search.largest_held} cameras; a smaller input sees small and distant "
-            "people less well: check its counts on your scene (edgeanon detect) before you set it"
+            f"note: input {c.input} held {c.search.largest_held} cameras, more than the config's input size; a "
+            "smaller input sees small and distant people less well: check its counts on your scene (edgeanon "
+            "detect) before you set it"
             for c in phase2
             if c.search.largest_held > n
         ]

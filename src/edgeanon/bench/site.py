@@ -67,8 +67,15 @@ def _copy_id(camera_id: str, round_: int) -> str:
     return camera_id[: 32 - len(suffix)] + suffix
 
 
-def replicate(data: dict[str, Any], cameras: int, camera_overrides: dict[str, Any] | None = None) -> None:
-    """Replace ``data``'s cameras by ``cameras`` round-robin copies on the clip, with their entrances."""
+def replicate(
+    data: dict[str, Any],
+    cameras: int,
+    camera_overrides: dict[str, Any] | None = None,
+    per_camera: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Replace ``data``'s cameras by ``cameras`` round-robin copies on the clip, with their entrances.
+
+    ``camera_overrides`` are set on every copy, ``per_camera`` on the copies of the camera with that id."""
     template = data["cameras"]
     cams, ids = [], {}
     for i in range(cameras):
@@ -76,7 +83,7 @@ def replicate(data: dict[str, Any], cameras: int, camera_overrides: dict[str, An
         cam = copy.deepcopy(src)
         cam["id"] = _copy_id(src["id"], round_)
         cam["source"] = dict(CLIP_SOURCE)
-        for key, value in (camera_overrides or {}).items():
+        for key, value in {**(camera_overrides or {}), **(per_camera or {}).get(src["id"], {})}.items():
             if value is None:
                 cam.pop(key, None)
             else:
@@ -93,11 +100,13 @@ def site_config(
     cameras: int,
     detector: dict[str, Any] | None = None,
     camera: dict[str, Any] | None = None,
+    per_camera: dict[str, dict[str, Any]] | None = None,
 ):
     """The config at ``path`` as a workload of ``cameras`` cameras on the clip.
 
     ``detector`` entries replace the config's ``detector`` settings; ``camera`` entries are set on every camera
-    (a None value removes the key, so the camera falls back to the site-wide setting).
+    and ``per_camera`` ones on the copies of the camera with that id (a None value removes the key, so the
+    camera falls back to the site-wide setting).
     """
     import yaml
 
@@ -106,7 +115,7 @@ def site_config(
     data = _raw(path)
     for key in DROPPED:
         data.pop(key, None)
-    replicate(data, cameras, camera)
+    replicate(data, cameras, camera, per_camera)
     det = dict(data.get("detector") or {})
     det.update(detector or {})
     data["detector"] = det
