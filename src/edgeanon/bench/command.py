@@ -196,9 +196,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--inputs",
         nargs="+",
         metavar="SIZE",
-        help="--recommend: input sizes, 'config' (the config's own setting), 'auto' or WxH; the first is tried "
-        "with every model and thread count, the others with the best of those (default: config, then a smaller "
-        "and a larger size)",
+        help="--recommend: input sizes: 'config' (as the config sets them), 'auto' or WxH (every camera alike), or "
+        "a scale such as x0.8 (each camera's own size on the clip, scaled); the first is tried with every model "
+        "and thread count, the others with the best of those (default: config x0.8 x1.25)",
     )
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="FILE", help="write every figure, the machine and the command as JSON")
