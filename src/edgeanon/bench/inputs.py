@@ -87,5 +87,14 @@ def describe(token: str, sizes: dict[str, str] | None, cfg, model: str) -> str:
     return f"{token} ({', '.join(f'{cid} {size}' for cid, size in sizes.items())})"
 
 
+def area_ratio(sizes: dict[str, str] | None, cfg, model: str) -> float | None:
+    """Total input pixels of ``sizes`` over the config's own; None when not known (``config``, ``auto``)."""
+    if sizes is None or not all(_SIZE.match(s) for s in sizes.values()):
+        return None
+    own = own_sizes(cfg, model)
+    pixels = sum(int(w) * int(h) for w, h in (s.split("x") for s in sizes.values()))
+    return pixels / max(1, sum(w * h for w, h in own.values()))
+
+
 def as_json(sizes: dict[str, str] | None) -> Any:
     return None if sizes is None else dict(sizes)

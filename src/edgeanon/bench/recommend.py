@@ -39,6 +39,7 @@ class Candidate:
     phase: int
     search: Search
     sizes: dict[str, str] | None = None  # the input each of the config's cameras gets (None: as configured)
+    area: float | None = None  # its input pixels over the config's own (None: the same, or not known)
     results: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -198,12 +199,11 @@ def _phase2(args, cfg, top: Candidate, out: TextIO) -> list[Candidate]:
     """Other input sizes with the best model and threads, starting at its count."""
     tokens = args.inputs[1:] if args.inputs else list(inputs.DEFAULT_ALTERNATIVES) if inputs.supported() else []
     start = top.search.largest_held
-    cands = [
-        Candidate(
-            top.model, top.precision, t, top.threads, 2, Search(start=start), inputs.camera_inputs(t, cfg, top.model)
-        )
-        for t in tokens
-    ]
+    cands = []
+    for t in tokens:
+        sizes = inputs.camera_inputs(t, cfg, top.model)
+        cands.append(Candidate(top.model, top.precision, t, top.threads, 2, Search(start=start), sizes))
+        cands[-1].area = inputs.area_ratio(sizes, cfg, top.model)
     if cands:
         sizes = "; ".join(inputs.describe(c.input, c.sizes, cfg, c.model) for c in [top, *cands])
         out.write(f"\nother input sizes with {top.model}, {top.threads} threads: {sizes}\n")
@@ -272,6 +272,7 @@ def summary(c: Candidate) -> dict[str, Any]:
         "input": c.input,
         "threads": c.threads,
         "camera_inputs": inputs.as_json(c.sizes),
+        "input_pixels_vs_config": c.area,
         "phase": c.phase,
         "cameras": c.search.largest_held,
         "first_failing": c.search.first_fail,
@@ -299,9 +300,8 @@ def advice(top: Candidate | None, phase2: list[Candidate], cut: bool) -> list[st
             f"(measured {len(runs)}x at {n}: 0 dropped, every camera at its fps, p99 delay {p99:.0f} ms < 200 ms)"
         )
         lines += [
-            f"note: input {c.input} held {c.search.largest_held} cameras, more than the config's input size; a "
-            "smaller input sees small and distant people less well: check its counts on your scene (edgeanon "
-            "detect) before you set it"
+            f"note: input {c.input} held {c.search.largest_held} cameras, more than the config's input size: "
+            + _why_more(c.area)
             for c in phase2
             if c.search.largest_held > n
         ]
@@ -311,3 +311,13 @@ def advice(top: Candidate | None, phase2: list[Candidate], cut: bool) -> list[st
             "may be low; a larger --budget finds it"
         )
     return lines
+
+
+def _why_more(area: float | None) -> str:
+    if area is not None and area >= 1:
+        return (
+            "a larger input costs more per frame, so the machine's load changed between runs; repeat it, with a "
+            "larger --budget"
+        )
+    what = "a smaller input sees small and distant people less well: " if area is not None else ""
+    return what + "check its counts on your scene (edgeanon detect) before you set it"
