@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from edgeanon.bench import baseline, sweep
 from edgeanon.bench.machine import describe_machine, load_average
+from edgeanon.bench.recommend import DEFAULT_BUDGET_S
 from edgeanon.bench.report import json_default, print_machine
 from edgeanon.bench.workload import parse_source
 from edgeanon.errors import EdgeanonError
@@ -188,9 +189,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument(
         "--budget",
         type=float,
-        default=300.0,
+        default=DEFAULT_BUDGET_S,
         metavar="SECONDS",
-        help="--recommend: wall-clock time for all of it (default 300); the runs that do not fit are not started",
+        help="--recommend: wall-clock seconds for all of it (default %(default)g); a run that would not fit is not "
+        "started",
     )
     r.add_argument(
         "--inputs",
