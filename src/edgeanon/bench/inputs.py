@@ -32,11 +32,22 @@ def supported() -> bool:
 def check(token: str) -> None:
     """Refuse a token that is none of ``config``, ``auto``, ``WxH`` or ``xS`` (0.25 <= S <= 4)."""
     scale = _SCALE.match(token)
-    if token in {OWN, "auto"} or _SIZE.match(token) or (scale and 0.25 <= float(scale[1]) <= 4):
-        if token != OWN and not supported():
-            raise EdgeanonError("--inputs: this version has no detector.input setting; only 'config' can be measured")
-        return
-    raise EdgeanonError(f"--inputs {token}: expected config, auto, WxH such as 416x320, or a scale such as x0.8")
+    if not (token in {OWN, "auto"} or _SIZE.match(token) or (scale and 0.25 <= float(scale[1]) <= 4)):
+        raise EdgeanonError(f"--inputs {token}: expected config, auto, WxH such as 416x320, or a scale such as x0.8")
+    if token != OWN and not supported():
+        raise EdgeanonError("--inputs: this version has no detector.input setting; only 'config' can be measured")
+    if _SIZE.match(token):
+        w, h = map(int, token.split("x"))
+        m = max(_multiple(name) for name in _person_models())
+        if w % m or h % m:
+            raise EdgeanonError(f"--inputs {token}: both sides must be multiples of {m} for the person models")
+
+
+def _person_models() -> list[str]:
+    from edgeanon.pixels.detector.manifest import load_manifest
+
+    manifest, _ = load_manifest()
+    return [n for n, e in manifest.models.items() if e.task == "person"]
 
 
 def own_sizes(cfg, model: str) -> dict[str, tuple[int, int]]:
