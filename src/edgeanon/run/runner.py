@@ -154,6 +154,11 @@ class Runner:
             problem = size_problem(cam.input, spec) if cam.input else None
             if problem is not None:
                 raise ConfigError(f"cameras.{i}.input: {problem} ({detectors[0].name})")
+        problem = size_problem(self.cfg.detector.input, spec)
+        if problem is not None:
+            raise ConfigError(f"detector.input: {problem} ({detectors[0].name})")
+        # each camera's input setting: its own, else the site's (also when the detectors were built elsewhere)
+        self._inputs = {cam.id: cam.input or self.cfg.detector.input for cam in self.cfg.cameras}
         return detectors
 
     def _make_stages(self) -> list:
@@ -268,7 +273,7 @@ class Runner:
                 timings = {"track": 0.0}
                 try:
                     h, w = frame.buffer.shape[:2]
-                    size = detector.input_size_for(reader.cam.input, w, h)  # the camera's model input (W, H)
+                    size = detector.input_size_for(self._inputs[cam], w, h)  # the camera's model input (W, H)
                     decoder = detector.decoder_for(frame.buffer.shape, size)
                     outputs = detector.infer(frame.buffer, size, before_run=hand_on_previous)
                     if analytics.traits is not None:
