@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon.config.cameras import Camera
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.region import region_of
 from edgeanon.config.schema import Config
 from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator
@@ -28,10 +31,11 @@ from edgeanon.counting.bins import FACE_OUTCOMES
 from edgeanon.counting.results import Sink
 from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
+from edgeanon.pixels.detector.geometry import size_problem
 from edgeanon.pixels.frames import Fate, Frame
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
 from edgeanon.run.schedule import OpenClock
-from edgeanon.run.settings import attribute_settings, detector_thresholds, session_settings
+from edgeanon.run.settings import attribute_settings, detector_thresholds, input_geometry, session_settings
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
 
@@ -117,14 +121,13 @@ class Runner:
         )
         for reader in self.readers:
             reader.pool.on_count = lambda fate, cam=reader.cam.id: self.aggregator.count_frame(cam, fate)
-        self.detectors = (
-            list(detectors) if detectors is not None else [self._make_detector() for _ in range(cfg.detector.sessions)]
-        )
+        self.detectors = self._checked(detectors)
         self.stats = RunStats()
         self.decode_s = 0.0  # seconds decoding model outputs in the analytics thread (stage "postprocess")
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         self._held: dict[str, int] = {}  # camera id -> the worker holding its frame or pending result
+        self._regions: dict[tuple[str, int, int], tuple[int, int, int, int]] = {}  # (camera, w, h) -> roi
         self._served: dict[str, int] = {}  # camera id -> when it was last taken (a serial number)
         self._serial = 0
         # The attribute stage exists only with the purpose "attributes": otherwise its module and models are
@@ -139,7 +142,27 @@ class Runner:
         self.heartbeat = time.monotonic()
 
     def _make_detector(self) -> PersonDetector:
-        return load_detector(self.cfg.detector.model, session_settings(self.cfg), detector_thresholds(self.cfg))
+        cfg = self.cfg
+        return load_detector(
+            cfg.detector.model, session_settings(cfg), detector_thresholds(cfg), geometry=input_geometry(cfg)
+        )
+
+    def _checked(self, given: Sequence[PersonDetector] | None) -> list[PersonDetector]:
+        """The given detectors or new ones, with each camera's input size checked against the model (``edgeanon
+        run`` checks this with file and line first)."""
+        sessions = self.cfg.detector.sessions
+        detectors = list(given) if given is not None else [self._make_detector() for _ in range(sessions)]
+        spec = detectors[0].entry.input
+        for i, cam in enumerate(self.cfg.cameras):
+            problem = size_problem(cam.input, spec) if cam.input else None
+            if problem is not None:
+                raise ConfigError(f"cameras.{i}.input: {problem} ({detectors[0].name})")
+        problem = size_problem(self.cfg.detector.input, spec)
+        if problem is not None:
+            raise ConfigError(f"detector.input: {problem} ({detectors[0].name})")
+        # each camera's input setting: its own, else the site's (also when the detectors were built elsewhere)
+        self._inputs = {cam.id: cam.input or self.cfg.detector.input for cam in self.cfg.cameras}
+        return detectors
 
     def _make_stages(self) -> list:
         from edgeanon.pixels.faces.stage import AttributeStage  # loads models: only when declared
@@ -252,12 +275,13 @@ class Runner:
                 tracked = estimates = faces = None
                 timings = {"track": 0.0}
                 try:
-                    decoder = detector.decoder_for(frame.buffer.shape)
-                    outputs = detector.infer(frame.buffer, before_run=hand_on_previous)
+                    image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
+                    outputs = detector.infer(image, size, before_run=hand_on_previous)
+                    del image  # a view of the frame's pixels: nothing keeps it past the release
                     if analytics.traits is not None:
                         # The attribute stage needs the frame and the tracker's verdict on which boxes are
                         # confirmed tracks, so this camera is tracked here, before the release.
-                        dets = detector.postprocess(outputs, frame.buffer.shape)
+                        dets = decoder(outputs)
                         outputs = []
                         tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
                         estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
@@ -272,6 +296,25 @@ class Runner:
                 log.exception("camera %s: frame processing failed; continuing", cam)
                 hand_on_previous()
                 self._unhold(me, keep=None)
+
+    def _region_input(
+        self, detector: PersonDetector, cam: Camera, pixels: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.uint8], tuple[int, int], BoxDecoder]:
+        """The camera's region of the frame as a view (no copy), its model input size and the decoder that maps
+        the outputs back to frame pixels; the region is resolved once per camera and frame size."""
+        h, w = pixels.shape[:2]
+        key = (cam.id, w, h)
+        region = self._regions.get(key)
+        if region is None:
+            region = region_of(cam, (w, h), self.cfg.tracker.confirm_hits)
+            if len(self._regions) < 64:  # bounded: frame sizes change rarely (a reconnect, a new stream)
+                self._regions[key] = region
+            if region != (0, 0, w, h):
+                log.info("camera %s: the detector looks at %s of the %dx%d frame (roi)", cam.id, list(region), w, h)
+        x0, y0, x1, y1 = region
+        image = pixels[y0:y1, x0:x1]
+        size = detector.input_size_for(self._inputs[cam.id], x1 - x0, y1 - y0, w, h)
+        return image, size, detector.decoder_for(image.shape, size, (x0, y0), pixels.shape)
 
     def _estimate(
         self, me: int, analytics: CameraCounting, tracked: Tracked, pixels: npt.NDArray[np.uint8]
