@@ -147,3 +147,30 @@ def test_options_that_do_not_fit_recommend_are_refused(extra, message, capsys):
 
 def test_inputs_need_recommend(capsys):
     assert "--inputs needs --recommend" in _fails(["--inputs", "config"], capsys)
+
+
+def test_input_candidates_scale_each_camera_s_own_size_on_the_clip():
+    from edgeanon.bench import inputs
+    from edgeanon.config.loader import load_config
+
+    cfg, model = load_config(STORE), _int8()
+    own = inputs.own_sizes(cfg, model)  # auto: each camera's region at the model's trained scale
+    assert set(own) == {"entrance", "checkout"} and own["checkout"] == (416, 320)  # its region is the whole frame
+    assert own["entrance"][0] == 416 and own["entrance"][1] < 320  # a line near the bottom: a band of the frame
+    assert inputs.camera_inputs("config", cfg, model) is None
+    small, large = (inputs.camera_inputs(t, cfg, model) for t in ("x0.8", "x1.25"))
+    for sizes, scale in ((small, 0.8), (large, 1.25)):
+        for cid, (w, h) in own.items():
+            sw, sh = map(int, sizes[cid].split("x"))
+            assert sw % 32 == 0 and sh % 32 == 0
+            assert abs(sw - w * scale) <= 16 and abs(sh - h * scale) <= 16
+    assert inputs.area_ratio(small, cfg, model) < 1 < inputs.area_ratio(large, cfg, model)
+    assert inputs.camera_inputs("512x384", cfg, model) == {"entrance": "512x384", "checkout": "512x384"}
+    cams = site_config(STORE, cameras=3, per_camera={c: {"input": s} for c, s in small.items()}).cameras
+    assert [c.input for c in cams] == [small["entrance"], small["checkout"], small["entrance"]]
+
+
+def test_an_input_size_the_models_cannot_run_is_refused(capsys):
+    assert "--inputs 500x300: both sides must be multiples of 32" in _fails(
+        ["--recommend", DEFAULT, "--inputs", "config", "500x300"], capsys
+    )
