@@ -133,7 +133,7 @@ def measure_scene(args, scene: Path, model: str, threads: int, old: dict, second
         "old_bounds": o.bounds(),
         "new_bounds": n.bounds(),
         "ratio": n.largest_held / o.largest_held if o.largest_held else None,
-        "complete": o.done and n.done,
+        "complete": sides[0].next_count() is None and sides[1].next_count() is None,  # found and confirmed
         "elapsed_s": budget.elapsed(),
         "runs": sorted(sides[0].runs + sides[1].runs, key=lambda r: r["started_s"]),
     }
