@@ -29,6 +29,7 @@ def _int8() -> str:
     return next(n for n, e in sorted(manifest.models.items()) if e.task == "person" and e.precision == "int8")
 
 
+@pytest.mark.slow
 def test_a_tiny_real_run_recommends_only_a_count_measured_to_hold(tmp_path, capsys):
     out = tmp_path / "rec.json"
     model = _int8()
