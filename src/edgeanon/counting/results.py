@@ -17,7 +17,7 @@ from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.guidebook import policy
 
 DIRECTIONS = ("in", "out")
-FATES = ("captured", "inferred", "dropped", "skipped")
+FATES = ("captured", "inferred", "dropped", "skipped", "idle")
 AttributeKey = tuple[str, str, str]  # (kind, place, bin): a key of bins.KINDS, a zone or line name, one of its bins
 
 

@@ -33,7 +33,9 @@ class _CameraHealth(Collector):
         frames = CounterMetricFamily(
             "edgeanon_frames",
             "Captured frames and the fate of each: inferred, dropped (a newer frame replaced it "
-            "before inference) or skipped (pacing). Every frame is zeroed when its fate is decided.",
+            "before inference), skipped (pacing) or idle (not inferred: no motion and no track, "
+            "detector.skip_idle; counted in occupancy means at the tracker's occupancy, 0 with no track). "
+            "captured = inferred + dropped + skipped + idle. Every frame is zeroed when its fate is decided.",
             labels=["camera", "fate"],
         )
         reconnects = CounterMetricFamily(
