@@ -30,9 +30,7 @@ def static_then_clip(tmp_path_factory) -> Path:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed (apt-get install ffmpeg; .ci/run installs it)")
     out = tmp_path_factory.mktemp("idle") / "static-then-clip.avi"
-    graph = (
-        f"[0:v]noise=alls=6:allf=t,format=yuv420p[a];[1:v]format=yuv420p[b];[a][b]concat=n=2:v=1:a=0,setsar=1[v]"
-    )
+    graph = "[0:v]noise=alls=6:allf=t,format=yuv420p[a];[1:v]format=yuv420p[b];[a][b]concat=n=2:v=1:a=0,setsar=1[v]"
     cmd = [
         "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
         "-f", "lavfi", "-i", f"color=c=0x6a7078:s=768x576:r={FPS}:d={STATIC_S}",

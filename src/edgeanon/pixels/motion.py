@@ -23,7 +23,9 @@ rather than one clip:
 
 The reference is the last *inferred* frame, not the previous frame: a slow walker who drifts in by less than
 ``CELL_DIFF`` per frame still accumulates a difference against the reference, and is caught once it does. Any
-difference that persists is also settled by one inference (the new scene becomes the reference).
+difference that persists is also settled by one inference (the new scene becomes the reference). The runner does
+not even ask while the camera has a track (the frame is inferred anyway), so after people leave, the reference is
+the last frame inferred before they came: the empty scene, which the frames match again.
 
 The small copies are pixels. They live only here, inside the detector worker that holds the camera; the copy of
 the frame being tested is zeroed before :meth:`MotionTest.must_infer` returns, unless that frame is inferred and it

@@ -291,14 +291,19 @@ class Runner:
         analytics: CameraCounting,
         hand_on_previous: Callable[[], None],
     ) -> _Inferred | None:
-        """Release a frame as ``idle`` if nothing moved since the camera's last inferred frame and the camera has
-        no track, and return what stands for it: no detections, counted like any frame (occupancy means include
-        it at the tracker's occupancy, and tracks age). None: the frame must be inferred (``pixels.motion``)."""
+        """Release a frame as ``idle`` if the camera has no track and nothing moved against the motion test's
+        reference, and return what stands for it: no detections, counted like any frame (occupancy means include
+        it at the tracker's occupancy, and tracks age). None: the frame must be inferred (``pixels.motion``).
+
+        While a track is open the test is skipped (it costs about a resize), so the reference is the last frame
+        inferred while the camera had none: when the people have left, the scene matches it again."""
 
         def quiet() -> bool:
             hand_on_previous()  # the previous inferred frame may start a track: let the analytics count it
             return analytics.quiet(QUIET_WAIT_S)
 
+        if analytics.tracker.active:  # a track is open: inferred anyway, so the motion test is not even run
+            return None
         t0 = time.perf_counter()
         try:
             if reader.motion.must_infer(frame.buffer, quiet, None, reader.generation):
