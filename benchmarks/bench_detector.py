@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-MODELS = ("nanodet-416-coco", "nanodet-416-coco-int8")
+MODELS = ("nanodet-coco", "nanodet-coco-int8")
 THREADS = (1, 2)
 
 

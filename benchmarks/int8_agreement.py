@@ -5,7 +5,7 @@ defaults, through benchmarks/nanodet_runner.py), and writes per-frame counts to 
 reference (fp32). Under emulation of an AVX2-only CPU run it as
 
     nohup qemu-x86_64 -cpu EPYC-Milan .venv/bin/python benchmarks/int8_agreement.py --threads 1 \
-        --out /tmp/agree-avx2.json models/nanodet-416-coco.onnx models/nanodet-416-coco-int8.onnx &
+        --out /tmp/agree-avx2.json models/nanodet-coco.onnx models/nanodet-coco-int8.onnx &
 
 (1 thread and no spinning: 2 threads hang under qemu user emulation). The JSON records numpy's view of the
 CPU features, so it shows whether the run saw AVX-512 or not. Timing under emulation means nothing.

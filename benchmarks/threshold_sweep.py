@@ -40,7 +40,7 @@ def frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="nanodet-416-coco")
+    ap.add_argument("--model", default="nanodet-coco")
     args = ap.parse_args()
     det = load_detector(args.model, SessionSettings(threads=2), Thresholds(score=0.2, min_box=8))
     sets = {}

@@ -11,14 +11,14 @@ from tests.helpers.ci import IN_CI, skip_allowed
 def fp32_detector():
     from edgeanon.pixels.detector import SessionSettings, load_detector
 
-    return load_detector("nanodet-416-coco", SessionSettings(threads=2))
+    return load_detector("nanodet-coco", SessionSettings(threads=2))
 
 
 @pytest.fixture(scope="session")
 def int8_detector():
     from edgeanon.pixels.detector import SessionSettings, load_detector
 
-    return load_detector("nanodet-416-coco-int8", SessionSettings(threads=2))
+    return load_detector("nanodet-coco-int8", SessionSettings(threads=2))
 
 
 # ---------------------------------------------------------------- no silent skips in CI

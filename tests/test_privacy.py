@@ -404,7 +404,7 @@ def test_exported_labels_on_the_real_metrics_come_from_config_or_fixed_lists(tmp
         | {b for bins in KINDS.values() for b in bins}
         | set(FACE_OUTCOMES)
         | {str(i) for i in range(8)}  # heatmap rows and columns
-        | {__version__, manifest.models["nanodet-416-coco-int8"].sha256}
+        | {__version__, manifest.models["nanodet-coco-int8"].sha256}
     )
     families = {fam.name: fam for fam in text_string_to_metric_families(text)}
     values = {v for fam in families.values() for smp in fam.samples for v in smp.labels.values()}

@@ -34,8 +34,8 @@ def test_wheel_contains_models_clip_and_default_config(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "edgeanon/models/manifest.json",
-        "edgeanon/models/nanodet-416-coco.onnx",
-        "edgeanon/models/nanodet-416-coco-int8.onnx",
+        "edgeanon/models/nanodet-coco.onnx",
+        "edgeanon/models/nanodet-coco-int8.onnx",
         "edgeanon/models/LICENSE.human-models-MIT.txt",
         "edgeanon/models/LICENSE.nanodet-Apache-2.0.txt",
         "edgeanon/models/blazeface-256.onnx",

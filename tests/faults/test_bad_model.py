@@ -20,7 +20,7 @@ from edgeanon.pixels.detector.manifest import load_manifest
 from tests.helpers.onnx_graphs import constant_output_model, write_models_dir
 from tests.helpers.service import base_config, clip_camera, write_config
 
-FP32 = "nanodet-416-coco"
+FP32 = "nanodet-coco"
 
 
 def _shipped_copy(tmp_path):

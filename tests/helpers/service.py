@@ -41,7 +41,7 @@ def base_config(tmp_path: Path, cameras: list[dict], **sections: Any) -> dict:
         ],
         "storage": {"directory": str(tmp_path / "data")},
         "cameras": cameras,
-        "detector": {"model": "nanodet-416-coco-int8", "threads": 1},
+        "detector": {"model": "nanodet-coco-int8", "threads": 1},
         "aggregation": {"bucket_seconds": 10, "timezone": "Asia/Tokyo"},
     }
     cfg.update(sections)

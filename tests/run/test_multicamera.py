@@ -49,7 +49,7 @@ def test_an_overloaded_box_shares_the_detector_fairly_between_cameras():
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     cam = data["cameras"][0]
     cam["source"].update({"realtime": True, "loop": True})
-    data["detector"] = {"model": "nanodet-416-coco", "threads": 1}
+    data["detector"] = {"model": "nanodet-coco", "threads": 1}
     data["cameras"] = []
     for i in range(5):
         c = copy.deepcopy(cam)

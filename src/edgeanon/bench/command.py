@@ -31,7 +31,7 @@ from edgeanon.errors import EdgeanonError
 
 log = logging.getLogger("edgeanon.bench")
 
-DEFAULT_MODELS = ("nanodet-416-coco", "nanodet-416-coco-int8")
+DEFAULT_MODELS = ("nanodet-coco", "nanodet-coco-int8")
 DEFAULT_THREADS = (1, 2)
 
 
@@ -75,10 +75,10 @@ The machine is probably shared: look at the load average printed with the figure
 EPILOG = """\
 examples:
   edgeanon bench                                   # fp32 and int8, 1 and 2 threads, bundled clip
-  edgeanon bench --models nanodet-416-coco-int8 --threads 2 --rounds 5 --json bench.json
+  edgeanon bench --models nanodet-coco-int8 --threads 2 --rounds 5 --json bench.json
   edgeanon bench --source my.mp4 --spinning off on   # your own video; compare spinning on the whole pipeline
   edgeanon bench --source 0 --seconds 10             # a camera: (b) is capped by the camera's frame rate
-  edgeanon bench --cameras 4 --fps 10 --models nanodet-416-coco-int8 --threads 2
+  edgeanon bench --cameras 4 --fps 10 --models nanodet-coco-int8 --threads 2
   edgeanon bench --cameras 1-6 --fps 10 --threads 1 2     # scaling sweep
   edgeanon bench --cameras 1 --fps 10 --find-max
   edgeanon bench --baseline   # compare with a typical hand-written pipeline (needs: pip install 'edgeanon[bench]')

@@ -88,7 +88,7 @@ def test_wrong_input_shape_is_refused(tmp_path):
 
 
 def test_unknown_model_name_lists_known_ones():
-    with pytest.raises(ModelError, match=r"unknown model 'nope'.*nanodet-416-coco"):
+    with pytest.raises(ModelError, match=r"unknown model 'nope'.*nanodet-coco"):
         load_detector("nope")
 
 

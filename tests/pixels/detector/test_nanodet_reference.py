@@ -15,7 +15,7 @@ MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32).reshape(1, 3, 1, 1)
 
 @pytest.fixture(scope="module")
 def low_threshold_detector():
-    return load_detector("nanodet-416-coco", SessionSettings(threads=2), Thresholds(score=0.3, iou=0.5, min_box=0))
+    return load_detector("nanodet-coco", SessionSettings(threads=2), Thresholds(score=0.3, iou=0.5, min_box=0))
 
 
 def test_zero_input_output_sums(fp32_detector):

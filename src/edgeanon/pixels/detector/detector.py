@@ -12,7 +12,7 @@ import numpy.typing as npt
 from edgeanon.counting.detections import Detections
 from edgeanon.errors import ModelError
 from edgeanon.pixels.detector.decode import BoxDecoder, Thresholds
-from edgeanon.pixels.detector.manifest import ModelEntry, read_verified, resolve
+from edgeanon.pixels.detector.manifest import InputSpec, ModelEntry, read_verified, resolve
 from edgeanon.pixels.detector.nanodet import NanoDetDecoder
 from edgeanon.pixels.detector.preprocess import Preprocessor
 from edgeanon.pixels.detector.session import SessionSettings, build_session, warm_up
@@ -41,15 +41,15 @@ class PersonDetector:
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: expected one input, the model has {len(inputs)}")
-        want = [1, 3, spec.height, spec.width]
-        got = list(inputs[0].shape)
-        if got != want:
-            raise ModelError(f"{path}: input shape is {got}, the manifest says {want} (wrong model for this entry?)")
+        _check_input_shape(list(inputs[0].shape), spec, path)
         if inputs[0].type != "tensor(float)":
             raise ModelError(f"{path}: input type is {inputs[0].type}, expected tensor(float)")
         self.input_name = inputs[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
-        shapes = [o.shape for o in self.session.get_outputs()]
+        self.preprocess = Preprocessor(spec)
+        # The first run allocates arenas and picks kernels (kept out of timings), and gives the output shapes
+        # at the input size: a model with free dims declares them symbolic.
+        shapes = [o.shape for o in warm_up(self.session, {self.input_name: self.preprocess.input})]
         if entry.family == "nanodet":
             self.decoder: NanoDetDecoder | YoloDecoder = NanoDetDecoder(
                 shapes,
@@ -63,9 +63,7 @@ class PersonDetector:
             )
         else:
             self.decoder = YoloDecoder(shapes, len(entry.classes), entry.person_class, where=str(path))
-        self.preprocess = Preprocessor(spec)
         self._decoders: dict[tuple[int, int], BoxDecoder] = {}
-        warm_up(self.session, {self.input_name: self.preprocess.input})
         # Summed seconds per step, read by the benchmark's stage breakdown (a few perf_counter calls per frame).
         self.preprocess_s = 0.0
         self.inference_s = 0.0
@@ -119,6 +117,20 @@ class PersonDetector:
     def __call__(self, frame: npt.NDArray[np.uint8]) -> Detections:
         shape = frame.shape
         return self.postprocess(self.infer(frame), shape)
+
+
+def _check_input_shape(got: list, spec: InputSpec, path: Path) -> None:
+    """[batch, 3, height, width]: batch 1 or free; height and width as the manifest says, or free if it says
+    that any multiple works (a free dim is a name or None in onnxruntime's shape)."""
+    want = [1, 3, spec.height, spec.width]
+    free = [isinstance(d, str) or d is None for d in got]
+    fits = len(got) == 4 and got[1] == 3 and (free[0] or got[0] == 1)
+    for i in (2, 3):
+        fits = fits and (got[i] == want[i] or (free[i] and spec.multiple is not None))
+    if not fits:
+        raise ModelError(f"{path}: input shape is {got}, the manifest says {want} (wrong model for this entry?)")
+    if spec.multiple is not None and (spec.width % spec.multiple or spec.height % spec.multiple):
+        raise ModelError(f"{path}: manifest input {spec.width}x{spec.height} is not a multiple of {spec.multiple}")
 
 
 def load_detector(

@@ -29,8 +29,14 @@ class InputSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    width: int = Field(gt=0, description="Input width in pixels.")
-    height: int = Field(gt=0, description="Input height in pixels.")
+    width: int = Field(gt=0, description="Input width in pixels (the default, if the model takes other sizes).")
+    height: int = Field(gt=0, description="Input height in pixels (the default, if the model takes other sizes).")
+    multiple: int | None = Field(
+        None,
+        gt=0,
+        description="The model's height and width are free: any multiple of this runs (its largest stride). "
+        "Empty: only width x height.",
+    )
     layout: Literal["NCHW", "NHWC"] = Field("NCHW", description="Tensor layout.")
     dtype: Literal["float32", "uint8"] = Field("float32", description="Input tensor element type.")
     color: Literal["BGR", "RGB"] = Field(description="Channel order the model expects.")

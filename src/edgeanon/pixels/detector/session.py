@@ -63,6 +63,6 @@ def build_session(model_bytes: bytes, path: Path, settings: SessionSettings):  #
         raise ModelError(f"{path}: not a loadable ONNX model: {first}") from None
 
 
-def warm_up(session, feed: dict[str, np.ndarray]) -> None:
+def warm_up(session, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
     """First run allocates arenas and picks kernels; keep it out of timings and watchdogs."""
-    session.run(None, feed)
+    return session.run(None, feed)
