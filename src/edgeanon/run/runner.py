@@ -306,7 +306,8 @@ class Runner:
             return None
         t0 = time.perf_counter()
         try:
-            if reader.motion.must_infer(frame.buffer, quiet, None, reader.generation):
+            h, w = frame.buffer.shape[:2]
+            if reader.motion.must_infer(frame.buffer, quiet, analytics.region_for((w, h)), reader.generation):
                 return None
         except Exception:  # the test is an optimisation: the frame is inferred, as without it
             log.exception("camera %s: motion test failed; inferring the frame", analytics.cam.id)
