@@ -89,6 +89,10 @@ def test_the_static_stretch_is_idle_and_nothing_counted_changes(runs):
         return [(r.occupancy, r.zone_occupancy, r.crossings) for r in w.results]
 
     assert len(watch.results) == c.captured and per_frame(watch) == per_frame(watch0)
+    # the latency histogram observes inferred frames only: an idle night must not pull it down
+    assert sum(r.inference_s is None for r in watch.results) == c.idle and not any(
+        r.inference_s is None for r in watch0.results
+    )
 
     # what leaves the process: line crossings per line, and occupancy means over every frame (idle at 0)
     def exported(r: RecordingSink) -> tuple[dict, int, int]:

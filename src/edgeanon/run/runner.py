@@ -369,7 +369,7 @@ class Runner:
                     self.aggregator.count_faces(cam, item.faces)
                 bucket = self.aggregator.open_bucket()  # the heatmap's distinct count is per this bucket
                 result = analytics.analyse(tracked, timings, item.estimates, bucket)
-                result.inference_s = detect_s
+                result.inference_s = None if item.idle else detect_s
                 t3 = time.perf_counter()
                 self.aggregator.record(result)
                 t4 = time.perf_counter()
@@ -425,7 +425,7 @@ class Runner:
             self._analytics_thread.join(max(0.1, deadline - time.monotonic()))
         for r in self.readers:
             r.discard_pending()
-            r.motion.clear()  # no worker runs any more: the small grey copies are zeroed
+            r.motion.clear()  # after the workers' join: the small grey copies are zeroed
         for cam, analytics in self.analytics.items():
             self.aggregator.add_attributes(cam, analytics.flush())  # groups whose window is still open
         self.aggregator.flush()
