@@ -1,7 +1,8 @@
 """Camera readers: one thread per source that opens it, reads it, paces it and keeps only the newest frame.
 
 Every frame read goes through the camera's ``FramePool`` (see ``edgeanon.pixels.frames``): it is inferred,
-dropped by the newest-frame slot or skipped by pacing, and released exactly once either way.
+idle (not inferred: no motion and no track, ``edgeanon.pixels.motion``), dropped by the newest-frame slot or
+skipped by pacing, and released exactly once either way.
 """
 
 from __future__ import annotations
