@@ -18,12 +18,15 @@ def test_two_cameras_share_a_session_and_count_independently():
     second = copy.deepcopy(cam)
     second["id"] = "sample2"
     second["fps"] = 5  # pacing on the file's own timeline: every other frame
+    second["input"] = "384x288"  # its own model input; the first camera's is auto (416x320 for this clip)
     data["cameras"].append(second)
     cfg = parse_config(yaml.safe_dump(data), "two-cameras.yaml")
     rec = RecordingSink()
     raw = RawObserver()
     runner = run_to_end(cfg, [rec], raw=raw)
     assert len(runner.detectors) == 1
+    sizes = {(p.spec.width, p.spec.height) for p in runner.detectors[0].preprocessors()}
+    assert sizes == {(416, 416), (416, 320), (384, 288)}  # the manifest's, made at load, and one per camera
     status = {s.camera: s.counters for s in runner.statuses()}
     assert status["sample"].inferred == 250 and status["sample"].dropped == 0
     assert status["sample2"].inferred == 125 and status["sample2"].skipped == 125
@@ -70,3 +73,17 @@ def test_an_overloaded_box_shares_the_detector_fairly_between_cameras():
     dropped = sum(s.counters.dropped for s in runner.statuses())
     assert dropped > 0, f"not overloaded, the test proves nothing: {inferred}"
     assert min(inferred.values()) >= 0.6 * max(inferred.values()), inferred
+
+
+def test_a_camera_input_the_model_cannot_run_is_refused_when_the_runner_is_built(fp32_detector):
+    """``edgeanon run`` refuses it earlier, with file and line (tests/config/test_config_checks.py); a runner
+    built in code still names the field."""
+    import pytest
+
+    from edgeanon.config.errors import ConfigError
+    from edgeanon.run.runner import Runner
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["cameras"][0]["input"] = "416x300"
+    with pytest.raises(ConfigError, match=r"cameras\.0\.input: 416x300: both sides must be multiples of 32"):
+        Runner(parse_config(yaml.safe_dump(data)), [], detectors=[fp32_detector])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon.config.errors import ConfigError
 from edgeanon.config.schema import Config
 from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator
@@ -29,10 +30,11 @@ from edgeanon.counting.detections import Detections
 from edgeanon.counting.results import Sink
 from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
+from edgeanon.pixels.detector.geometry import size_problem
 from edgeanon.pixels.frames import Fate, Frame
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
 from edgeanon.run.schedule import OpenClock
-from edgeanon.run.settings import attribute_settings, detector_thresholds, session_settings
+from edgeanon.run.settings import attribute_settings, detector_thresholds, input_geometry, session_settings
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
 
@@ -120,9 +122,7 @@ class Runner:
         )
         for reader in self.readers:
             reader.pool.on_count = lambda fate, cam=reader.cam.id: self.aggregator.count_frame(cam, fate)
-        self.detectors = (
-            list(detectors) if detectors is not None else [self._make_detector() for _ in range(cfg.detector.sessions)]
-        )
+        self.detectors = self._checked(detectors)
         self.stats = RunStats()
         self.decode_s = 0.0  # seconds decoding model outputs in the analytics thread (stage "postprocess")
         self._stats_lock = threading.Lock()
@@ -142,7 +142,27 @@ class Runner:
         self.heartbeat = time.monotonic()
 
     def _make_detector(self) -> PersonDetector:
-        return load_detector(self.cfg.detector.model, session_settings(self.cfg), detector_thresholds(self.cfg))
+        cfg = self.cfg
+        return load_detector(
+            cfg.detector.model, session_settings(cfg), detector_thresholds(cfg), geometry=input_geometry(cfg)
+        )
+
+    def _checked(self, given: Sequence[PersonDetector] | None) -> list[PersonDetector]:
+        """The given detectors or new ones, with each camera's input size checked against the model (``edgeanon
+        run`` checks this with file and line first)."""
+        sessions = self.cfg.detector.sessions
+        detectors = list(given) if given is not None else [self._make_detector() for _ in range(sessions)]
+        spec = detectors[0].entry.input
+        for i, cam in enumerate(self.cfg.cameras):
+            problem = size_problem(cam.input, spec) if cam.input else None
+            if problem is not None:
+                raise ConfigError(f"cameras.{i}.input: {problem} ({detectors[0].name})")
+        problem = size_problem(self.cfg.detector.input, spec)
+        if problem is not None:
+            raise ConfigError(f"detector.input: {problem} ({detectors[0].name})")
+        # each camera's input setting: its own, else the site's (also when the detectors were built elsewhere)
+        self._inputs = {cam.id: cam.input or self.cfg.detector.input for cam in self.cfg.cameras}
+        return detectors
 
     def _make_stages(self) -> list:
         from edgeanon.pixels.faces.stage import AttributeStage  # loads models: only when declared
@@ -262,12 +282,14 @@ class Runner:
                 tracked = estimates = faces = None
                 timings = {"track": 0.0}
                 try:
-                    decoder = detector.decoder_for(frame.buffer.shape)
-                    outputs = detector.infer(frame.buffer, before_run=hand_on_previous)
+                    h, w = frame.buffer.shape[:2]
+                    size = detector.input_size_for(self._inputs[cam], w, h)  # the camera's model input (W, H)
+                    decoder = detector.decoder_for(frame.buffer.shape, size)
+                    outputs = detector.infer(frame.buffer, size, before_run=hand_on_previous)
                     if analytics.traits is not None:
                         # The attribute stage needs the frame and the tracker's verdict on which boxes are
                         # confirmed tracks, so this camera is tracked here, before the release.
-                        dets = detector.postprocess(outputs, frame.buffer.shape)
+                        dets = detector.postprocess(outputs, frame.buffer.shape, size)
                         outputs = []
                         tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
                         estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
@@ -315,7 +337,8 @@ class Runner:
         timings = {"track": 0.0}
         tracked = None
         try:
-            decoder = detector.decoder_for(frame.buffer.shape)
+            size = detector.input_size_for(self._inputs[analytics.cam.id], w, h)  # as if inferred: the same decoder
+            decoder = detector.decoder_for(frame.buffer.shape, size)  # (only its frame size is used)
             if analytics.traits is not None:  # this camera is tracked in the worker (see _work)
                 tracked = analytics.track(Detections.empty(), frame.t, decoder.size, reader.generation, timings)
         finally:
