@@ -18,7 +18,7 @@ def test_two_cameras_share_a_session_and_count_independently():
     second = copy.deepcopy(cam)
     second["id"] = "sample2"
     second["fps"] = 5  # pacing on the file's own timeline: every other frame
-    second["input"] = "384x288"  # its own model input; the first camera's is auto (416x320 for this clip)
+    second["input"] = "384x288"  # its own model input; the first camera's is auto over its roi (see below)
     data["cameras"].append(second)
     cfg = parse_config(yaml.safe_dump(data), "two-cameras.yaml")
     rec = RecordingSink()
@@ -26,7 +26,9 @@ def test_two_cameras_share_a_session_and_count_independently():
     runner = run_to_end(cfg, [rec], raw=raw)
     assert len(runner.detectors) == 1
     sizes = {(p.spec.width, p.spec.height) for p in runner.detectors[0].preprocessors()}
-    assert sizes == {(416, 416), (416, 320), (384, 288)}  # the manifest's, made at load, and one per camera
+    # the manifest's, made at load, and one per camera: roi auto is the top 768x507 of the 768x576 frame
+    # (config/region.py), at the full frame's scale 416/768 that is 416x274.6, to the nearest multiple: 416x288
+    assert sizes == {(416, 416), (416, 288), (384, 288)}
     status = {s.camera: s.counters for s in runner.statuses()}
     assert status["sample"].inferred == 250 and status["sample"].dropped == 0
     assert status["sample2"].inferred == 125 and status["sample2"].skipped == 125

@@ -51,7 +51,6 @@ class CameraCounting:
         self.capacity = t.capacity
         self.confirm_hits = t.confirm_hits
         self.region: tuple[int, int, int, int] | None = None  # where the detector looks, once the size is known
-        self._region_at: tuple[tuple[int, int], tuple[int, int, int, int]] | None = None  # (size, region_of)
         self.allowed = policy.allowed_outputs(cfg.purpose_ids)  # only these analytics are built at all
         self.size: tuple[int, int] | None = None
         self.generation = -1
@@ -152,14 +151,6 @@ class CameraCounting:
             if not self._settled.wait_for(lambda: self.frames_counted >= self.frames_sent, timeout):
                 return False
         return self.tracker.active == 0
-
-    def region_for(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
-        """The camera's region on a frame of ``size`` (w, h), from any thread: the motion test of idle skipping
-        looks where the detector looks, from the first frame on (``region`` is known only once analysed)."""
-        at = self._region_at
-        if at is None or at[0] != size:
-            at = self._region_at = (size, region_of(self.cam, size, self.confirm_hits))
-        return at[1]
 
     def counted(self) -> None:
         """The analytics thread has counted one inferred frame (idle frames do not count here)."""

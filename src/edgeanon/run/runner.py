@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon.config.cameras import Camera
 from edgeanon.config.errors import ConfigError
+from edgeanon.config.region import region_of
 from edgeanon.config.schema import Config
 from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator
@@ -128,6 +130,7 @@ class Runner:
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
         self._held: dict[str, int] = {}  # camera id -> the worker holding its frame or pending result
+        self._regions: dict[tuple[str, int, int], tuple[int, int, int, int]] = {}  # (camera, w, h) -> roi
         self._served: dict[str, int] = {}  # camera id -> when it was last taken (a serial number)
         self._serial = 0
         # The attribute stage exists only with the purpose "attributes": otherwise its module and models are
@@ -282,14 +285,13 @@ class Runner:
                 tracked = estimates = faces = None
                 timings = {"track": 0.0}
                 try:
-                    h, w = frame.buffer.shape[:2]
-                    size = detector.input_size_for(self._inputs[cam], w, h)  # the camera's model input (W, H)
-                    decoder = detector.decoder_for(frame.buffer.shape, size)
-                    outputs = detector.infer(frame.buffer, size, before_run=hand_on_previous)
+                    image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
+                    outputs = detector.infer(image, size, before_run=hand_on_previous)
+                    del image  # a view of the frame's pixels: nothing keeps it past the release
                     if analytics.traits is not None:
                         # The attribute stage needs the frame and the tracker's verdict on which boxes are
                         # confirmed tracks, so this camera is tracked here, before the release.
-                        dets = detector.postprocess(outputs, frame.buffer.shape, size)
+                        dets = decoder(outputs)
                         outputs = []
                         tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
                         estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
@@ -328,8 +330,8 @@ class Runner:
             return None
         t0 = time.perf_counter()
         try:
-            h, w = frame.buffer.shape[:2]
-            if reader.motion.must_infer(frame.buffer, quiet, analytics.region_for((w, h)), reader.generation):
+            image, _, decoder = self._region_input(detector, reader.cam, frame.buffer)  # where the detector looks
+            if reader.motion.must_infer(image, quiet, None, reader.generation):
                 return None
         except Exception:  # the test is an optimisation: the frame is inferred, as without it
             log.exception("camera %s: motion test failed; inferring the frame", analytics.cam.id)
@@ -337,8 +339,6 @@ class Runner:
         timings = {"track": 0.0}
         tracked = None
         try:
-            size = detector.input_size_for(self._inputs[analytics.cam.id], w, h)  # as if inferred: the same decoder
-            decoder = detector.decoder_for(frame.buffer.shape, size)  # (only its frame size is used)
             if analytics.traits is not None:  # this camera is tracked in the worker (see _work)
                 tracked = analytics.track(Detections.empty(), frame.t, decoder.size, reader.generation, timings)
         finally:
@@ -348,6 +348,25 @@ class Runner:
             analytics.cam.id, decoder, [], frame.t, frame.wall, reader.generation, idle_s,
             tracked, None, None, timings["track"], idle=True,
         )  # fmt: skip
+
+    def _region_input(
+        self, detector: PersonDetector, cam: Camera, pixels: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.uint8], tuple[int, int], BoxDecoder]:
+        """The camera's region of the frame as a view (no copy), its model input size and the decoder that maps
+        the outputs back to frame pixels; the region is resolved once per camera and frame size."""
+        h, w = pixels.shape[:2]
+        key = (cam.id, w, h)
+        region = self._regions.get(key)
+        if region is None:
+            region = region_of(cam, (w, h), self.cfg.tracker.confirm_hits)
+            if len(self._regions) < 64:  # bounded: frame sizes change rarely (a reconnect, a new stream)
+                self._regions[key] = region
+            if region != (0, 0, w, h):
+                log.info("camera %s: the detector looks at %s of the %dx%d frame (roi)", cam.id, list(region), w, h)
+        x0, y0, x1, y1 = region
+        image = pixels[y0:y1, x0:x1]
+        size = detector.input_size_for(self._inputs[cam.id], x1 - x0, y1 - y0, w, h)
+        return image, size, detector.decoder_for(image.shape, size, (x0, y0), pixels.shape)
 
     def _estimate(
         self, me: int, analytics: CameraCounting, tracked: Tracked, pixels: npt.NDArray[np.uint8]
