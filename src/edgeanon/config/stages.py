@@ -51,6 +51,11 @@ class DetectorConfig(StrictModel):
     sessions: int = Field(
         1, ge=1, le=8, description="Detector sessions (worker threads) shared by all cameras; each has `threads`."
     )
+    skip_idle: bool = Field(
+        True,
+        description="Skip inference on a frame that shows no motion against the last inferred frame while the "
+        "camera has no track: it is counted as fate `idle`, at the tracker's occupancy (0 with no track).",
+    )
     input: InputSize = "auto"
     resize: Literal["stretch", "letterbox"] | None = Field(
         None,

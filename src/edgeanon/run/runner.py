@@ -28,6 +28,7 @@ from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.analytics import SiteOccupancy
 from edgeanon.counting.bins import FACE_OUTCOMES
+from edgeanon.counting.detections import Detections
 from edgeanon.counting.results import Sink
 from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
@@ -59,8 +60,10 @@ class _Inferred:
     estimates: Estimates | None = None
     faces: dict[str, int] | None = None  # attribute stage outcomes (FACE_OUTCOMES) in this frame
     track_s: float = 0.0
+    idle: bool = False  # not inferred (no motion, no track): counted with no detections
 
 
+QUIET_WAIT_S = 1.0  # longest an idle candidate waits for the analytics thread to count earlier frames
 INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
 # Readers and the analytics thread run this much nicer than the detector workers: onnxruntime, the critical
 # path, then wins the CPU whenever both want it (measured in benchmarks/results/RESULTS.md).
@@ -240,6 +243,8 @@ class Runner:
             self._ready.notify_all()
 
     def _hand_on(self, item: _Inferred, me: int, keep: str | None) -> None:
+        if not item.idle:
+            self.analytics[item.camera].frames_sent += 1  # before the put: quiet() then waits for it
         self._inferred.put(item)  # bounded: blocks when analytics fall behind
         self._unhold(me, keep)
 
@@ -271,6 +276,11 @@ class Runner:
 
             analytics = self.analytics[cam]
             try:
+                if self.cfg.detector.skip_idle:
+                    idle = self._skip_idle(detector, reader, frame, analytics, hand_on_previous)
+                    if idle is not None:
+                        pending = idle
+                        continue
                 t0 = time.perf_counter()
                 tracked = estimates = faces = None
                 timings = {"track": 0.0}
@@ -296,6 +306,48 @@ class Runner:
                 log.exception("camera %s: frame processing failed; continuing", cam)
                 hand_on_previous()
                 self._unhold(me, keep=None)
+
+    def _skip_idle(
+        self,
+        detector: PersonDetector,
+        reader: CameraReader,
+        frame: Frame,
+        analytics: CameraCounting,
+        hand_on_previous: Callable[[], None],
+    ) -> _Inferred | None:
+        """Release a frame as ``idle`` if the camera has no track and nothing moved against the motion test's
+        reference, and return what stands for it: no detections, counted like any frame (occupancy means include
+        it at the tracker's occupancy, and tracks age). None: the frame must be inferred (``pixels.motion``).
+
+        While a track is open the test is skipped (it costs about a resize), so the reference is the last frame
+        inferred while the camera had none: when the people have left, the scene matches it again."""
+
+        def quiet() -> bool:
+            hand_on_previous()  # the previous inferred frame may start a track: let the analytics count it
+            return analytics.quiet(QUIET_WAIT_S)
+
+        if analytics.tracker.active:  # a track is open: inferred anyway, so the motion test is not even run
+            return None
+        t0 = time.perf_counter()
+        try:
+            image, _, decoder = self._region_input(detector, reader.cam, frame.buffer)  # where the detector looks
+            if reader.motion.must_infer(image, quiet, None, reader.generation):
+                return None
+        except Exception:  # the test is an optimisation: the frame is inferred, as without it
+            log.exception("camera %s: motion test failed; inferring the frame", analytics.cam.id)
+            return None
+        timings = {"track": 0.0}
+        tracked = None
+        try:
+            if analytics.traits is not None:  # this camera is tracked in the worker (see _work)
+                tracked = analytics.track(Detections.empty(), frame.t, decoder.size, reader.generation, timings)
+        finally:
+            reader.release(frame, Fate.IDLE)  # zeroed like any frame
+        idle_s = time.perf_counter() - t0 - timings["track"]
+        return _Inferred(
+            analytics.cam.id, decoder, [], frame.t, frame.wall, reader.generation, idle_s,
+            tracked, None, None, timings["track"], idle=True,
+        )  # fmt: skip
 
     def _region_input(
         self, detector: PersonDetector, cam: Camera, pixels: npt.NDArray[np.uint8]
@@ -348,7 +400,7 @@ class Runner:
                 timings["track"] += item.track_s
                 if tracked is None:  # not tracked by the worker (no attribute stage): decode and track here
                     t1 = time.perf_counter()
-                    dets = item.decoder(item.outputs)
+                    dets = Detections.empty() if item.idle else item.decoder(item.outputs)
                     item.outputs = []
                     decode_s = time.perf_counter() - t1
                     detect_s += decode_s
@@ -359,7 +411,7 @@ class Runner:
                     self.aggregator.count_faces(cam, item.faces)
                 bucket = self.aggregator.open_bucket()  # the heatmap's distinct count is per this bucket
                 result = analytics.analyse(tracked, timings, item.estimates, bucket)
-                result.inference_s = detect_s
+                result.inference_s = None if item.idle else detect_s
                 t3 = time.perf_counter()
                 self.aggregator.record(result)
                 t4 = time.perf_counter()
@@ -377,6 +429,8 @@ class Runner:
             except Exception:
                 log.exception("camera %s: frame processing failed; continuing", item.camera)
             finally:
+                if not item.idle:
+                    self.analytics[item.camera].counted()  # an idle candidate of this camera may wait for it
                 self._inferred.task_done()
 
     # ---- supervisor side
@@ -413,6 +467,7 @@ class Runner:
             self._analytics_thread.join(max(0.1, deadline - time.monotonic()))
         for r in self.readers:
             r.discard_pending()
+            r.motion.clear()  # after the workers' join: the small grey copies are zeroed
         for cam, analytics in self.analytics.items():
             self.aggregator.add_attributes(cam, analytics.flush())  # groups whose window is still open
         self.aggregator.flush()

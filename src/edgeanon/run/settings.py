@@ -71,7 +71,7 @@ def input_geometry(cfg: Config) -> InputGeometry:
 
 def session_settings(cfg: Config) -> SessionSettings:
     thresholds = ("score", "iou", "min_box", "max_box")
-    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", *thresholds, *GEOMETRY))
+    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", "skip_idle", *thresholds, *GEOMETRY))
 
 
 def detector_thresholds(cfg: Config) -> Thresholds:
@@ -79,7 +79,7 @@ def detector_thresholds(cfg: Config) -> Thresholds:
     return settings_from(
         d,
         Thresholds,
-        skip=("model", "sessions", "threads", "spinning", *GEOMETRY),
+        skip=("model", "sessions", "threads", "spinning", "skip_idle", *GEOMETRY),
         score=min(d.score, cfg.tracker.low_score),  # the tracker's second stage needs the weak detections too
     )
 
