@@ -94,11 +94,14 @@ def _warm_then_measure(runner, warmup: float, seconds: float, progress: Progress
 def _per_camera(
     c0: dict[str, dict[str, int]], c1: dict[str, dict[str, int]], elapsed: float, expected: dict[str, float]
 ) -> list[dict[str, Any]]:
-    """Each camera's frame fates over the measurement, the rate it achieved and the rate it should have had."""
+    """Each camera's frame fates over the measurement, the rate it achieved and the rate it should have had.
+
+    An idle frame (no motion, no track: not inferred, on purpose) is analysed on time like an inferred one, so
+    both count towards the rate a camera keeps; dropped and skipped frames do not."""
     per_camera = []
     for cam, after in c1.items():
         d = {k: after[k] - c0.get(cam, {}).get(k, 0) for k in after}
-        fps = d["inferred"] / elapsed
+        fps = (d["inferred"] + d.get("idle", 0)) / elapsed
         per_camera.append({"camera": cam, **d, "achieved_fps": fps, "expected_fps": expected[cam]})
     return per_camera
 
