@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from edgeanon.counting.detections import Detections
 from edgeanon.errors import ModelError
+from edgeanon.pixels.detector.batch import BatchInput, accepts_batches, split_outputs
 from edgeanon.pixels.detector.decode import BoxDecoder, Thresholds
 from edgeanon.pixels.detector.manifest import InputSpec, ModelEntry, read_verified, resolve
 from edgeanon.pixels.detector.nanodet import NanoDetDecoder
@@ -47,6 +48,8 @@ class PersonDetector:
         self.input_name = inputs[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.preprocess = Preprocessor(spec)
+        self.batches = accepts_batches(list(inputs[0].shape))  # False: a fixed batch of 1, one run per frame
+        self._batch_inputs: dict[tuple[int, int], BatchInput] = {}  # (width, height) -> its batch input
         # The first run allocates arenas and picks kernels (kept out of timings), and gives the output shapes
         # at the input size: a model with free dims declares them symbolic.
         shapes = [o.shape for o in warm_up(self.session, {self.input_name: self.preprocess.input})]
@@ -94,6 +97,47 @@ class PersonDetector:
             return out
         finally:
             self.preprocess.scrub()
+
+    def infer_batch(
+        self,
+        images: Sequence[npt.NDArray[np.uint8]],
+        size: tuple[int, int] | None = None,
+        before_run: Callable[[], None] | None = None,
+    ) -> list[list[np.ndarray]]:
+        """Outputs per image, in order, of one ``session.run`` over ``images`` at input ``size`` (width, height;
+        None: the manifest's). Every pixel buffer is zeroed before this returns. A model whose batch dim is
+        fixed at 1 runs the images one by one.
+        """
+        if not self.batches or len(images) == 1:
+            return [self.infer(image, before_run if i == 0 else None) for i, image in enumerate(images)]
+        pre = self.preprocess
+        spec = pre.spec
+        if size is not None and size != (spec.width, spec.height):
+            raise ValueError(f"input size {size} is not this detector's {spec.width}x{spec.height}")
+        batch = self._batch_input((spec.width, spec.height), len(images))
+        t0 = time.perf_counter()
+        try:
+            for i, image in enumerate(images):
+                pre(image, out=batch.slot(i))
+            feed = {self.input_name: batch.feed(len(images))}
+            t1 = time.perf_counter()
+            self.preprocess_s += t1 - t0
+            if before_run is not None:
+                before_run()
+                t1 = time.perf_counter()
+            outputs = self.session.run(self.output_names, feed)
+            self.inference_s += time.perf_counter() - t1
+            return split_outputs(outputs, len(images))
+        finally:
+            batch.scrub(len(images))
+            pre.scrub()
+
+    def _batch_input(self, size: tuple[int, int], n: int) -> BatchInput:
+        """The batch input of this size, grown (once, to the largest batch asked) when ``n`` does not fit."""
+        batch = self._batch_inputs.get(size)
+        if batch is None or batch.capacity < n:
+            batch = self._batch_inputs[size] = BatchInput(n, size[1], size[0])  # the old one is zero: scrubbed
+        return batch
 
     def postprocess(self, outputs: list[np.ndarray], frame_shape: tuple[int, ...]) -> Detections:
         t0 = time.perf_counter()
