@@ -28,6 +28,13 @@ class DetectorConfig(StrictModel):
     sessions: int = Field(
         1, ge=1, le=8, description="Detector sessions (worker threads) shared by all cameras; each has `threads`."
     )
+    batch: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Most frames per inference run: frames of other cameras that are ready, with the same input "
+        "size, join one batched run (1: off; cameras with an attribute stage always run alone).",
+    )
 
 
 class TrackerConfig(StrictModel):

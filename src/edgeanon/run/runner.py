@@ -9,12 +9,13 @@ supervisor loop closes buckets and reports liveness.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,7 +135,7 @@ class Runner:
             threading.Thread(target=self._work, args=(i, d), name=f"detect-{i}", daemon=True)
             for i, d in enumerate(self.detectors)
         ]
-        self._inferred: queue.Queue[_Inferred | None] = queue.Queue(INFERRED_QUEUE)
+        self._inferred: queue.Queue[_Inferred | None] = queue.Queue(max(INFERRED_QUEUE, cfg.detector.batch))
         self._analytics_thread = threading.Thread(target=self._analyse, name="analytics", daemon=True)
         self.heartbeat = time.monotonic()
 
@@ -173,105 +174,169 @@ class Runner:
         for r in self.readers:
             r.start()
 
-    def _take_frame(self, me: int, wait: bool) -> tuple[CameraReader, Frame] | None:
-        """A waiting frame of a camera that no other worker holds; None when stopped (or none, if not wait).
+    def _waiting(self, me: int, admit: Callable[[CameraReader], bool] | None = None) -> list[CameraReader]:
+        """Readers with a frame waiting whose camera no other worker holds, in fairness order (hold ``_ready``).
 
         The camera served longest ago goes first, then the oldest frame. Oldest-frame-first alone starves a
         camera under overload: cameras whose frames arrive at the same instants tie every period, and the
         same one loses every tie while its newest-frame slot keeps replacing the frame it waited with.
         """
+        ranked = []
+        for i, r in enumerate(self.readers):
+            holder = self._held.get(r.cam.id)
+            if (holder is not None and holder != me) or (admit is not None and not admit(r)):
+                continue
+            t = r.peek_time()
+            if t is not None:
+                ranked.append((self._served.get(r.cam.id, 0), t, i))
+        return [self.readers[i] for *_, i in sorted(ranked)]
+
+    def _claim(self, me: int, reader: CameraReader) -> None:
+        """Hold the camera for worker ``me`` (hold ``_ready``) until its results are queued."""
+        self._held[reader.cam.id] = me
+        self._serial += 1
+        self._served[reader.cam.id] = self._serial
+        reader.busy = True
+
+    def _take_frame(self, me: int, wait: bool) -> tuple[CameraReader, Frame] | None:
+        """The first waiting frame in fairness order (``_waiting``); None when stopped (or none, if not wait)."""
         with self._ready:
             while not self._stop.is_set():
-                best, best_key = None, None
-                for r in self.readers:
-                    holder = self._held.get(r.cam.id)
-                    if holder is not None and holder != me:
-                        continue
-                    t = r.peek_time()
-                    if t is None:
-                        continue
-                    key = (self._served.get(r.cam.id, 0), t)
-                    if best_key is None or key < best_key:
-                        best, best_key = r, key
-                if best is not None:
-                    frame = best.take()
+                ranked = self._waiting(me)
+                if ranked:
+                    frame = ranked[0].take()
                     if frame is not None:
-                        self._held[best.cam.id] = me
-                        self._serial += 1
-                        self._served[best.cam.id] = self._serial
-                        best.busy = True
-                        return best, frame
+                        self._claim(me, ranked[0])
+                        return ranked[0], frame
                 if not wait:
                     return None
                 self._ready.wait(0.5)
         return None
 
-    def _unhold(self, me: int, keep: str | None) -> None:
+    def _take_more(self, me: int, first: CameraReader, n: int) -> list[tuple[CameraReader, Frame]]:
+        """Up to ``n`` more frames to batch with ``first``'s, without waiting: other cameras with the same input
+        size and no attribute stage, taken in the same fairness order."""
+        if n <= 0 or not self._batchable(first):
+            return []
+        size = self._input_size(first)
+
+        def admit(r: CameraReader) -> bool:
+            return r is not first and self._batchable(r) and self._input_size(r) == size
+
+        taken: list[tuple[CameraReader, Frame]] = []
+        with self._ready:
+            for r in self._waiting(me, admit):
+                frame = r.take()
+                if frame is not None:
+                    self._claim(me, r)
+                    taken.append((r, frame))
+                    if len(taken) == n:
+                        break
+        return taken
+
+    def _batchable(self, reader: CameraReader) -> bool:
+        # The attribute stage needs its frame's pixels after inference: that camera runs alone.
+        return self.analytics[reader.cam.id].traits is None
+
+    def _input_size(self, reader: CameraReader) -> tuple[int, int]:
+        """The model input size (width, height) of this camera's frames: only frames of one size share a run."""
+        spec = self.detectors[0].entry.input
+        return spec.width, spec.height
+
+    def _unhold(self, me: int, keep: Collection[str] = ()) -> None:
         """Let other workers take the cameras this one no longer holds a frame or a pending result of."""
         with self._ready:
             for r in self.readers:
                 cam = r.cam.id
-                if cam != keep and self._held.get(cam) == me:
+                if cam not in keep and self._held.get(cam) == me:
                     del self._held[cam]
                     r.busy = False
             self._ready.notify_all()
 
-    def _hand_on(self, item: _Inferred, me: int, keep: str | None) -> None:
+    def _hand_on(self, item: _Inferred, me: int, keep: Collection[str]) -> None:
         self._inferred.put(item)  # bounded: blocks when analytics fall behind
         self._unhold(me, keep)
+
+    def _hand_on_all(self, pending: list[_Inferred], me: int, keep: Collection[str]) -> None:
+        """Queue the pending results in order, then empty ``pending``. A camera whose result is still to be
+        queued stays held, so no other worker queues that camera's next frame first."""
+        for i, item in enumerate(pending):
+            self._hand_on(item, me, {*keep, *(p.camera for p in pending[i + 1 :])})
+        pending.clear()
 
     def _work(self, me: int, detector: PersonDetector) -> None:
         """Detector worker: the only code that sees pixels. Preprocess, infer, release, hand on the numbers.
 
-        The previous frame's outputs are handed to the analytics thread just before the next
-        ``session.run``, while onnxruntime holds no GIL, so the analytics' Python never delays this
-        thread's preprocessing. With no next frame waiting they are handed on at once. A camera stays
-        held by one worker until its results are queued, so each camera's frames reach analytics in order.
+        The previous run's outputs are handed to the analytics thread just before the next ``session.run``,
+        while onnxruntime holds no GIL, so the analytics' Python never delays this thread's preprocessing.
+        With no next frame waiting they are handed on at once. A camera stays held by one worker until its
+        results are queued, so each camera's frames reach analytics in order.
         """
-        pending: _Inferred | None = None
+        pending: list[_Inferred] = []
         while True:
-            got = self._take_frame(me, wait=pending is None)
+            got = self._take_frame(me, wait=not pending)
             if got is None:
-                if pending is None:
+                if not pending:
                     break  # stopped
-                self._hand_on(pending, me, keep=None)
-                pending = None
+                self._hand_on_all(pending, me, keep=())
                 continue
-            reader, frame = got
-            cam = reader.cam.id
-
-            def hand_on_previous(cam: str = cam) -> None:
-                nonlocal pending
-                if pending is not None:
-                    item, pending = pending, None
-                    self._hand_on(item, me, keep=cam)
-
-            analytics = self.analytics[cam]
+            # (Frames skipped before any preprocessing, such as idle ones, are released and handed on here.)
+            group = [got, *self._take_more(me, got[0], self.cfg.detector.batch - 1)]
+            cams = {reader.cam.id for reader, _ in group}
+            hand_on_previous = functools.partial(self._hand_on_all, pending, me, cams)  # called before the run
             try:
-                t0 = time.perf_counter()
-                tracked = estimates = faces = None
-                timings = {"track": 0.0}
-                try:
-                    decoder = detector.decoder_for(frame.buffer.shape)
-                    outputs = detector.infer(frame.buffer, before_run=hand_on_previous)
-                    if analytics.traits is not None:
-                        # The attribute stage needs the frame and the tracker's verdict on which boxes are
-                        # confirmed tracks, so this camera is tracked here, before the release.
-                        dets = detector.postprocess(outputs, frame.buffer.shape)
-                        outputs = []
-                        tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
-                        estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
-                finally:
-                    reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
-                infer_s = time.perf_counter() - t0 - timings["track"]
-                pending = _Inferred(
-                    cam, decoder, outputs, frame.t, frame.wall, reader.generation, infer_s,
-                    tracked, estimates, faces, timings["track"],
-                )  # fmt: skip
+                if len(group) == 1:
+                    pending.append(self._infer_one(me, detector, *got, hand_on_previous))
+                else:
+                    pending += self._infer_batch(detector, group, hand_on_previous)
             except Exception:
-                log.exception("camera %s: frame processing failed; continuing", cam)
-                hand_on_previous()
-                self._unhold(me, keep=None)
+                log.exception("camera %s: frame processing failed; continuing", ", ".join(sorted(cams)))
+                self._hand_on_all(pending, me, keep=())
+                self._unhold(me)
+
+    def _infer_one(
+        self, me: int, detector: PersonDetector, reader: CameraReader, frame: Frame, before_run: Callable[[], None]
+    ) -> _Inferred:
+        """One frame, one run; a camera with an attribute stage is tracked and estimated here, before release."""
+        analytics = self.analytics[reader.cam.id]
+        t0 = time.perf_counter()
+        tracked = estimates = faces = None
+        timings = {"track": 0.0}
+        try:
+            decoder = detector.decoder_for(frame.buffer.shape)
+            outputs = detector.infer(frame.buffer, before_run=before_run)
+            if analytics.traits is not None:
+                # The attribute stage needs the frame and the tracker's verdict on which boxes are
+                # confirmed tracks, so this camera is tracked here, before the release.
+                dets = detector.postprocess(outputs, frame.buffer.shape)
+                outputs = []
+                tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
+                estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
+        finally:
+            reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
+        infer_s = time.perf_counter() - t0 - timings["track"]
+        return _Inferred(
+            reader.cam.id, decoder, outputs, frame.t, frame.wall, reader.generation, infer_s,
+            tracked, estimates, faces, timings["track"],
+        )  # fmt: skip
+
+    def _infer_batch(
+        self, detector: PersonDetector, group: list[tuple[CameraReader, Frame]], before_run: Callable[[], None]
+    ) -> list[_Inferred]:
+        """Frames of several cameras, one input size, one ``session.run``; all released right after it."""
+        t0 = time.perf_counter()
+        try:
+            decoders = [detector.decoder_for(frame.buffer.shape) for _, frame in group]
+            size = self._input_size(group[0][0])
+            outputs = detector.infer_batch([frame.buffer for _, frame in group], size, before_run=before_run)
+        finally:
+            for reader, frame in group:
+                reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
+        share = (time.perf_counter() - t0) / len(group)
+        return [
+            _Inferred(reader.cam.id, decoder, out, frame.t, frame.wall, reader.generation, share)
+            for (reader, frame), decoder, out in zip(group, decoders, outputs, strict=True)
+        ]
 
     def _estimate(
         self, me: int, analytics: CameraCounting, tracked: Tracked, pixels: npt.NDArray[np.uint8]

@@ -63,8 +63,8 @@ def movement_settings(cam: Camera) -> MovementSettings:
 
 
 def session_settings(cfg: Config) -> SessionSettings:
-    thresholds = ("score", "iou", "min_box", "max_box")
-    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", *thresholds))
+    thresholds = ("score", "iou", "min_box", "max_box")  # sessions and batch: read by the runner
+    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", "batch", *thresholds))
 
 
 def detector_thresholds(cfg: Config) -> Thresholds:
@@ -72,7 +72,7 @@ def detector_thresholds(cfg: Config) -> Thresholds:
     return settings_from(
         d,
         Thresholds,
-        skip=("model", "sessions", "threads", "spinning"),
+        skip=("model", "sessions", "batch", "threads", "spinning"),
         score=min(d.score, cfg.tracker.low_score),  # the tracker's second stage needs the weak detections too
     )
 
