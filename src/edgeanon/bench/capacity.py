@@ -51,6 +51,7 @@ def _config(task: dict[str, Any]):
         loop=True,
         fps=task["fps"],
         sessions=task.get("sessions", 1),
+        batch=task.get("batch", 1),
         attributes=task.get("attributes"),
     )
 
@@ -115,6 +116,7 @@ def capacity(task: dict[str, Any]) -> dict[str, Any]:
         "threads": task["threads"],
         "spinning": task["spinning"],
         "sessions": task.get("sessions", 1),
+        "batch": task.get("batch", 1),
         "cameras": task["cameras"],
         "fps_target": fps,
         "fps_offered": expected,

@@ -170,6 +170,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="detector sessions (worker threads) shared by the cameras, as detector.sessions (default 1)",
     )
+    c.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="most frames of different cameras per inference run, as detector.batch (default 1: off)",
+    )
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="FILE", help="write every figure, the machine and the command as JSON")
     o.add_argument(
@@ -204,8 +211,8 @@ def add_parser(subparsers, common_parent: argparse.ArgumentParser) -> argparse.A
 
 def _check(args: argparse.Namespace) -> dict[str, Any]:
     """Refuse bad values before anything is measured; the source to measure."""
-    if min(args.threads) < 1 or args.rounds < 1 or args.sessions < 1:
-        raise EdgeanonError("--threads, --rounds and --sessions must be at least 1")
+    if min(args.threads) < 1 or args.rounds < 1 or args.sessions < 1 or args.batch < 1:
+        raise EdgeanonError("--threads, --rounds, --sessions and --batch must be at least 1")
     if not 0 < args.fps <= 60:
         raise EdgeanonError("--fps must be above 0 and at most 60")
     from edgeanon.config.stages import DetectorConfig
