@@ -3,11 +3,13 @@ whose in/out give the site occupancy."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from edgeanon.config.base import Name, StrictModel, unique_names
 from edgeanon.config.errors import at_field
-from edgeanon.config.geometry import Exclude, Line, Zone
+from edgeanon.config.geometry import Exclude, Line, RegionBox, Zone
 from edgeanon.config.sources import Source
 
 
@@ -90,6 +92,14 @@ class Camera(StrictModel):
     lines: list[Line] = Field(default_factory=list, description="Named lines to count crossings of.")
     exclude: list[Exclude] = Field(default_factory=list, description="Areas where detections are ignored.")
     heatmap: HeatmapConfig | None = Field(None, description="Optional coarse presence grid per bucket.")
+    roi: Literal["auto", "full"] | RegionBox = Field(
+        "auto",
+        description="The region of the picture the detector looks at (people outside it are not seen): 'auto' "
+        "is the bounding box of the zones and lines plus a margin for a person's height above them and for "
+        "tracks to confirm before they reach a line (the whole frame with a heatmap, or with no zones and "
+        "lines); 'full' is the whole frame; or a box {box: [x0, y0, x1, y1], normalized}. A smaller region "
+        "is cheaper: with detector.input auto the model input shrinks with it.",
+    )
     movement: MovementConfig | None = Field(
         None, description="Scale and thresholds for heading, speed band and group size (purpose flow); empty: defaults."
     )

@@ -1,5 +1,6 @@
-"""Where on a camera's picture things are counted: zones, lines and exclude areas, with the checks that keep a
-polygon simple. (Checks against the actual frame size are in ``placement``.)"""
+"""Where on a camera's picture things are counted: zones, lines, exclude areas and the region the detector
+looks at, with the checks that keep a polygon simple. (Checks against the actual frame size are in
+``placement``; the region a camera's ``roi: auto`` resolves to is in ``region``.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edgeanon.config.base import Name, Point, StrictModel
+from edgeanon.config.base import FiniteFloat, Name, Point, StrictModel
 
 
 class Zone(StrictModel):
@@ -57,6 +58,21 @@ class Exclude(StrictModel):
     def _check(self) -> Exclude:
         _check_points(self.polygon, self.normalized)
         _check_polygon(self.polygon)
+        return self
+
+
+class RegionBox(StrictModel):
+    box: tuple[FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat] = Field(
+        description="[x0, y0, x1, y1]: the left, top, right and bottom edges of the rectangle the detector sees."
+    )
+    normalized: bool = Field(False, description="Edges are 0-1 fractions of the frame width and height.")
+
+    @model_validator(mode="after")
+    def _check(self) -> RegionBox:
+        x0, y0, x1, y1 = self.box
+        _check_points([(x0, y0), (x1, y1)], self.normalized)
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError(f"box {list(self.box)} is empty: x1 must exceed x0 and y1 must exceed y0")
         return self
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from edgeanon.config.base import Point
 from edgeanon.config.cameras import Camera
+from edgeanon.config.geometry import RegionBox
 
 MIN_ZONE_FRACTION = 0.01
 """A zone covering less of the frame than this is too small to hold a person's feet reliably: a typo or a
@@ -91,4 +92,31 @@ def geometry_problems(cam: Camera, size: tuple[int, int]) -> list[Problem]:
         p = _outside(_pixels(ex.polygon, ex.normalized, size), size)
         if p is not None:
             out.append((("exclude", i, "polygon"), f"exclude area: point {_fmt(p)} lies outside {frame}"))
+    return out + _region_problems(cam, size)
+
+
+def _region_problems(cam: Camera, size: tuple[int, int]) -> list[Problem]:
+    """An explicit ``roi`` box must lie in the frame, and every zone and line inside it: the detector sees
+    nobody outside it, so a zone or line beyond its edge would count nothing there, silently."""
+    if not isinstance(cam.roi, RegionBox):
+        return []
+    x0, y0, x1, y1 = cam.roi.box
+    (x0, y0), (x1, y1) = _pixels([(x0, y0), (x1, y1)], cam.roi.normalized, size)
+    if _outside([(x1, y1)], size) is not None:
+        w, h = size
+        return [(("roi", "box"), f"roi box {_fmt((x0, y0))}-{_fmt((x1, y1))} reaches outside the {w}x{h} frame")]
+    box = f"the roi box {_fmt((x0, y0))}-{_fmt((x1, y1))}"
+    out: list[Problem] = []
+    items = [
+        (("zones", i, "polygon"), f"zone {z.name!r}", _pixels(z.polygon, z.normalized, size))
+        for i, z in enumerate(cam.zones)
+    ]
+    items += [
+        (("lines", i), f"line {ln.name!r}", _pixels([ln.a, ln.b], ln.normalized, size))
+        for i, ln in enumerate(cam.lines)
+    ]
+    for path, what, pts in items:
+        p = next(((x, y) for x, y in pts if not (x0 <= x <= x1 and y0 <= y <= y1)), None)
+        if p is not None:
+            out.append((path, f"{what}: point {_fmt(p)} lies outside {box}, where the detector sees nobody"))
     return out

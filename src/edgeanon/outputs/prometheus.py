@@ -190,7 +190,8 @@ class PrometheusSink:
         if "camera_occupancy" in allowed:
             self.camera_occupancy = Gauge(
                 "edgeanon_camera_occupancy",
-                "People in view: confirmed tracks, including people hidden for less than tracker.max_age.",
+                "People in view, i.e. in the camera's roi (the region the detector looks at): confirmed tracks, "
+                "including people hidden for less than tracker.max_age.",
                 ["camera"],
                 registry=r,
             )

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from edgeanon.config.cameras import Camera
 from edgeanon.config.placement import geometry_problems
+from edgeanon.config.region import region_of
 from edgeanon.config.schema import Config
 from edgeanon.counting.analytics import ExclusionMask, LineCounter, Polygon, PresenceGrid, ZoneAnalytics
 from edgeanon.counting.analytics.demographics import TrackAttributes
@@ -47,6 +48,8 @@ class CameraCounting:
         self.tracker = Tracker(tracker_settings(cfg))
         self._last_boxes = np.zeros((0, 4), np.float32)  # the newest frame's confirmed boxes: what /setup draws
         self.capacity = t.capacity
+        self.confirm_hits = t.confirm_hits
+        self.region: tuple[int, int, int, int] | None = None  # where the detector looks, once the size is known
         self.allowed = policy.allowed_outputs(cfg.purpose_ids)  # only these analytics are built at all
         self.size: tuple[int, int] | None = None
         self.generation = -1
@@ -79,6 +82,9 @@ class CameraCounting:
         for msg in problems:
             log.error("camera %s: %s; the camera is not ready until the config is fixed", cam.id, msg)
         diag = float(np.hypot(*size))
+        # the detector sees only the camera's region: its borders clip boxes as the frame's do (lines' edge fix)
+        self.region = region_of(cam, size, self.confirm_hits)
+        visible = size if self.region == (0, 0, *size) else self.region
         zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length", "zone_heading", "zone_speed"} & self.allowed
         self.zones = [
             ZoneAnalytics(z.name, Polygon(_points(z.polygon, z.normalized, size), size), cap, size, queue=z.queue)
@@ -92,7 +98,7 @@ class CameraCounting:
                 cap,
                 band_px=ln.band * diag,
                 in_side=ln.in_side,
-                frame_size=size,
+                frame_size=visible,
             )
             for ln in cam.lines
             if "line_crossings" in self.allowed
@@ -100,7 +106,9 @@ class CameraCounting:
         want_motion = bool({"zone_heading", "zone_speed"} & self.allowed)
         self.motion = [ZoneMotion(z.name, cap, self.movement) for z in self.zones] if want_motion else []
         want_groups = "line_group_size" in self.allowed
-        self.groups = [LineGroups(ln.name, self.movement, frame_size=size) for ln in self.lines] if want_groups else []
+        self.groups = (
+            [LineGroups(ln.name, self.movement, frame_size=visible) for ln in self.lines] if want_groups else []
+        )
         want_heat = cam.heatmap is not None and "heatmap" in self.allowed
         self.heat = PresenceGrid(cam.heatmap.rows, cam.heatmap.cols, size, cap) if want_heat else None
         self.size = size

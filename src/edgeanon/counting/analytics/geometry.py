@@ -17,6 +17,7 @@ import numpy.typing as npt
 F64 = npt.NDArray[np.float64]
 BOOL = npt.NDArray[np.bool_]
 FrameSize = tuple[int, int]
+Visible = tuple[int, int, int, int]  # x0, y0, x1, y1: the part of the frame the detector sees
 """(width, height) in pixels."""
 
 _ZERO = np.intp(0)
@@ -185,7 +186,11 @@ class ExclusionMask:
 
 
 def ground_xy(
-    xyxy: npt.NDArray[np.floating], frame_size: FrameSize | None = None, *, aspect: float = 0.4, edge_px: float = 1.0
+    xyxy: npt.NDArray[np.floating],
+    frame_size: FrameSize | Visible | None = None,
+    *,
+    aspect: float = 0.4,
+    edge_px: float = 1.0,
 ) -> tuple[F64, F64]:
     """Where each person stands: the bottom-centre of the box, corrected for boxes clipped by the frame.
 
@@ -197,15 +202,16 @@ def ground_xy(
     ``max(visible height, width / aspect)`` from the top edge. The estimate is continuous with the plain anchor
     whenever the person is in fact fully visible, so a box that flickers between clipped and unclipped does
     not jump. A box touching the top border needs no correction: the feet are visible. Without ``frame_size``
-    this is the plain bottom-centre.
+    this is the plain bottom-centre. ``frame_size`` may also be the visible rectangle (x0, y0, x1, y1) when the
+    detector sees only a region of the frame: its borders clip boxes just as the frame's do.
     """
     b = np.asarray(xyxy, np.float64)
     x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     x = (x1 + x2) * 0.5
     if frame_size is None:
         return x, y2
-    w, h = frame_size
-    left, right, bottom = x1 <= edge_px, x2 >= w - edge_px, y2 >= h - edge_px
+    x0, _, w, h = (0, 0, *frame_size) if len(frame_size) == 2 else frame_size  # the top border needs nothing
+    left, right, bottom = x1 <= x0 + edge_px, x2 >= w - edge_px, y2 >= h - edge_px
     if not np.count_nonzero(left | right | bottom):  # the usual case: nothing touches the border
         return x, y2
     bw, bh = x2 - x1, y2 - y1
@@ -216,7 +222,7 @@ def ground_xy(
 
 
 def ground_points(
-    xyxy: npt.ArrayLike, frame_size: FrameSize | None = None, *, aspect: float = 0.4, edge_px: float = 1.0
+    xyxy: npt.ArrayLike, frame_size: FrameSize | Visible | None = None, *, aspect: float = 0.4, edge_px: float = 1.0
 ) -> F64:
     """:func:`ground_xy` as an (n, 2) array."""
     x, y = ground_xy(np.asarray(xyxy, np.float64).reshape(-1, 4), frame_size, aspect=aspect, edge_px=edge_px)

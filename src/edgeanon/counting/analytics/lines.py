@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgeanon.counting.analytics._lifecycle import split_ended
-from edgeanon.counting.analytics.geometry import FrameSize, ground_xy
+from edgeanon.counting.analytics.geometry import FrameSize, Visible, ground_xy
 from edgeanon.counting.tracks import TrackUpdate
 
 _IN, _OUT = np.uint8(1), np.uint8(2)
@@ -90,7 +90,7 @@ class LineCounter:
         band_px: float = 5.0,
         in_side: Literal["left", "right"] = "left",
         margin_px: float = 0.0,
-        frame_size: FrameSize | None = None,
+        frame_size: FrameSize | Visible | None = None,
         person_aspect: float = 0.4,
     ) -> None:
         self.name = name

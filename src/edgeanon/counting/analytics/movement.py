@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from edgeanon.counting.analytics.geometry import FrameSize, ground_xy
+from edgeanon.counting.analytics.geometry import FrameSize, Visible, ground_xy
 from edgeanon.counting.analytics.lines import LineCounter
 from edgeanon.counting.analytics.zones import ZoneEvents
 from edgeanon.counting.bins import GROUP_SIZES, HEADINGS, SPEED_BANDS
@@ -169,7 +169,7 @@ class LineGroups:
         name: str,
         settings: MovementSettings = MovementSettings(),
         *,
-        frame_size: FrameSize | None = None,
+        frame_size: FrameSize | Visible | None = None,
         person_aspect: float = 0.4,
         max_pending: int = 256,
     ) -> None:
