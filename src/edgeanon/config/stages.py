@@ -32,8 +32,9 @@ class DetectorConfig(StrictModel):
         1,
         ge=1,
         le=16,
-        description="Most frames per inference run: frames of other cameras that are ready, with the same input "
-        "size, join one batched run (1: off; cameras with an attribute stage always run alone).",
+        description="Most frames per inference run: ready frames of other cameras with the same input size join "
+        "one batched run (1: off, the default: on the 2-core Xeon measured, a batch was no cheaper per frame and "
+        "raised the delay; see benchmarks/results/BATCH.md). Cameras with an attribute stage always run alone.",
     )
 
 

@@ -1,8 +1,9 @@
-"""Several frames of one input size in one ``session.run`` (config ``detector.batch``).
+"""Several frames of one input size in one ``session.run`` (config ``detector.batch``, off by default).
 
-On 2 cores a batch of 2-4 NanoDet frames costs less per frame than single runs (benchmarks/results/BATCH.md):
-one run spreads its fixed cost (thread wake-ups, small layers that don't fill both cores) over the batch.
-The frames are preprocessed straight into the slots of one preallocated input, so batching copies nothing.
+A batch spreads a run's fixed cost (thread wake-ups, small layers that don't fill the cores) over its frames,
+but on the shared 2-core Xeon it did not make the pipeline cheaper per frame, and it lengthens the delay
+(benchmarks/results/BATCH.md): it is there for machines where it measures faster. The frames are
+preprocessed straight into the slots of one preallocated input, so batching copies no pixels.
 """
 
 from __future__ import annotations
