@@ -99,10 +99,14 @@ def short_clip(tmp_path_factory) -> Path:
     return out
 
 
-def _two_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[int]]:
+def _two_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[int], list[str]]:
     """Two full-rate cameras on the same file, read as fast as the detector goes: counters and per-frame
-    (occupancy, crossings) per camera, and the size of every batched run."""
+    (occupancy, crossings) per camera, the size of every batched run, and privacy faults: a result queued
+    before its frame was released, or holding an image."""
+    from edgeanon.pixels.capture import CameraReader
     from edgeanon.pixels.detector import PersonDetector
+    from edgeanon.run.runner import Runner
+    from tests.test_privacy import pixel_like_arrays
 
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     cam = data["cameras"][0]
@@ -113,28 +117,43 @@ def _two_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[int]]:
     data["detector"]["batch"] = batch
     cfg = parse_config(yaml.safe_dump(data), f"batch-{batch}.yaml")
     sizes: list[int] = []
-    orig = PersonDetector.infer_batch
+    released: set[tuple[str, float]] = set()
+    faults: list[str] = []
+    infer_batch, release, hand_on = PersonDetector.infer_batch, CameraReader.release, Runner._hand_on
 
-    def infer_batch(self, images, size=None, before_run=None):
+    def spy_infer_batch(self, images, size=None, before_run=None):
         sizes.append(len(images))
-        return orig(self, images, size, before_run)
+        return infer_batch(self, images, size, before_run)
+
+    def spy_release(self, frame, fate):
+        release(self, frame, fate)
+        released.add((self.cam.id, frame.t))
+
+    def spy_hand_on(self, item, me, keep):
+        if (item.camera, item.t) not in released:
+            faults.append(f"{item.camera} t={item.t} queued before its release")
+        faults.extend(pixel_like_arrays(item))
+        hand_on(self, item, me, keep)
 
     raw = RawObserver()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(PersonDetector, "infer_batch", infer_batch)
+        mp.setattr(PersonDetector, "infer_batch", spy_infer_batch)
+        mp.setattr(CameraReader, "release", spy_release)
+        mp.setattr(Runner, "_hand_on", spy_hand_on)
         runner = run_to_end(cfg, [], raw=raw)
     counters = {s.camera: s.counters for s in runner.statuses()}
     frames = {c: [(r.occupancy, r.crossings) for r in raw.results if r.camera == c] for c in counters}
-    return counters, frames, sizes
+    return counters, frames, sizes, faults
 
 
 def test_batched_runs_count_exactly_what_single_runs_count(short_clip):
-    """batch 2 against batch 1: every frame inferred, and per camera the same per-frame occupancy and crossings.
+    """batch 2 against batch 1: every frame inferred, and per camera the same per-frame occupancy and crossings;
+    every frame of a batch is released (zeroed) before any of its results is queued, and no image is queued.
     Exact, because a batch gives each frame its single-run outputs (tests/pixels/detector/test_batch.py) and
     each camera's frames still reach its tracker one by one, in order."""
-    one, frames_one, sizes_one = _two_camera_run(short_clip, 1)
-    two, frames_two, sizes_two = _two_camera_run(short_clip, 2)
-    assert sizes_one == []
+    one, frames_one, sizes_one, faults_one = _two_camera_run(short_clip, 1)
+    two, frames_two, sizes_two, faults_two = _two_camera_run(short_clip, 2)
+    assert sizes_one == [] and faults_one == [] and faults_two == []
     assert sizes_two and set(sizes_two) == {2}, "no batched run happened: the test proves nothing"
     for counters in (one, two):
         assert {c: (n.captured, n.inferred) for c, n in counters.items()} == {
