@@ -1,8 +1,8 @@
 """Runs cameras: readers -> detector workers -> per-camera counting -> the aggregator and its sinks.
 
 One ``Runner`` per process. Reader threads keep the newest frame of each camera; a small pool of
-detector workers (one onnxruntime session each) takes frames oldest-first, releases the pixels as
-soon as inference returns, and from then on only numbers move: raw model outputs and a frozen
+detector workers (one onnxruntime session each) takes frames in fair turns (``run.turns``), alone or in
+batches of several cameras (``detector.batch``), releases the pixels as soon as inference returns, and from then on only numbers move: raw model outputs and a frozen
 ``BoxDecoder`` go to the analytics thread, which decodes, tracks and counts (``run.camera``). The
 supervisor loop closes buckets and reports liveness.
 """
@@ -33,6 +33,7 @@ from edgeanon.pixels.frames import Fate, Frame
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
 from edgeanon.run.schedule import OpenClock
 from edgeanon.run.settings import attribute_settings, detector_thresholds, session_settings
+from edgeanon.run.turns import Turns
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
 
@@ -89,7 +90,7 @@ class Runner:
         hours: OpenClock | None = None,
     ) -> None:
         self.cfg = cfg
-        self._ready = threading.Condition()
+        self._stop = threading.Event()
         self.hours = hours or OpenClock(cfg.schedule, cfg.aggregation.timezone)
         # A file that is not played in real time is read as fast as the detector goes, dropping nothing.
         self.readers = [
@@ -124,10 +125,8 @@ class Runner:
         self.stats = RunStats()
         self.decode_s = 0.0  # seconds decoding model outputs in the analytics thread (stage "postprocess")
         self._stats_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._held: dict[str, int] = {}  # camera id -> the worker holding its frame or pending result
-        self._served: dict[str, int] = {}  # camera id -> when it was last taken (a serial number)
-        self._serial = 0
+        self.turns = Turns(self.readers, self._stop)
+        self._sizes: dict[str, tuple[int, int]] = {}  # camera id -> the model input size of its last frame
         # The attribute stage exists only with the purpose "attributes": otherwise its module and models are
         # never even imported. One per detector worker, since each holds its own pixel buffers.
         self.stages = self._make_stages() if any(a.traits is not None for a in self.analytics.values()) else []
@@ -163,8 +162,7 @@ class Runner:
         return self.detectors[0].entry.sha256
 
     def _wake(self) -> None:
-        with self._ready:
-            self._ready.notify_all()
+        self.turns.wake()
 
     def start(self) -> None:
         """Detectors are already warm (constructed); start analytics and workers, then readers."""
@@ -174,88 +172,28 @@ class Runner:
         for r in self.readers:
             r.start()
 
-    def _waiting(self, me: int, admit: Callable[[CameraReader], bool] | None = None) -> list[CameraReader]:
-        """Readers with a frame waiting whose camera no other worker holds, in fairness order (hold ``_ready``).
-
-        The camera served longest ago goes first, then the oldest frame. Oldest-frame-first alone starves a
-        camera under overload: cameras whose frames arrive at the same instants tie every period, and the
-        same one loses every tie while its newest-frame slot keeps replacing the frame it waited with.
-        """
-        ranked = []
-        for i, r in enumerate(self.readers):
-            holder = self._held.get(r.cam.id)
-            if (holder is not None and holder != me) or (admit is not None and not admit(r)):
-                continue
-            t = r.peek_time()
-            if t is not None:
-                ranked.append((self._served.get(r.cam.id, 0), t, i))
-        return [self.readers[i] for *_, i in sorted(ranked)]
-
-    def _claim(self, me: int, reader: CameraReader) -> None:
-        """Hold the camera for worker ``me`` (hold ``_ready``) until its results are queued."""
-        self._held[reader.cam.id] = me
-        self._serial += 1
-        self._served[reader.cam.id] = self._serial
-        reader.busy = True
-
-    def _take_frame(self, me: int, wait: bool) -> tuple[CameraReader, Frame] | None:
-        """The first waiting frame in fairness order (``_waiting``); None when stopped (or none, if not wait)."""
-        with self._ready:
-            while not self._stop.is_set():
-                ranked = self._waiting(me)
-                if ranked:
-                    frame = ranked[0].take()
-                    if frame is not None:
-                        self._claim(me, ranked[0])
-                        return ranked[0], frame
-                if not wait:
-                    return None
-                self._ready.wait(0.5)
-        return None
-
     def _take_more(self, me: int, first: CameraReader, n: int) -> list[tuple[CameraReader, Frame]]:
-        """Up to ``n`` more frames to batch with ``first``'s, without waiting: other cameras with the same input
-        size and no attribute stage, taken in the same fairness order."""
-        if n <= 0 or not self._batchable(first):
+        """Up to ``n`` more frames to batch with ``first``'s, without waiting: other cameras whose last frame had
+        the input size of ``first``'s last and that have no attribute stage, taken in the same fairness order."""
+        size = self._sizes.get(first.cam.id)
+        if n <= 0 or size is None or not self._batchable(first):
             return []
-        size = self._input_size(first)
-
-        def admit(r: CameraReader) -> bool:
-            return r is not first and self._batchable(r) and self._input_size(r) == size
-
-        taken: list[tuple[CameraReader, Frame]] = []
-        with self._ready:
-            for r in self._waiting(me, admit):
-                frame = r.take()
-                if frame is not None:
-                    self._claim(me, r)
-                    taken.append((r, frame))
-                    if len(taken) == n:
-                        break
-        return taken
+        return self.turns.take_more(me, first, n, lambda r: self._batchable(r) and self._sizes.get(r.cam.id) == size)
 
     def _batchable(self, reader: CameraReader) -> bool:
         # The attribute stage needs its frame's pixels after inference: that camera runs alone.
         return self.analytics[reader.cam.id].traits is None
 
-    def _input_size(self, reader: CameraReader) -> tuple[int, int]:
-        """The model input size (width, height) of this camera's frames: only frames of one size share a run."""
-        spec = self.detectors[0].entry.input
-        return spec.width, spec.height
-
-    def _unhold(self, me: int, keep: Collection[str] = ()) -> None:
-        """Let other workers take the cameras this one no longer holds a frame or a pending result of."""
-        with self._ready:
-            for r in self.readers:
-                cam = r.cam.id
-                if cam not in keep and self._held.get(cam) == me:
-                    del self._held[cam]
-                    r.busy = False
-            self._ready.notify_all()
+    def _input_size(self, detector: PersonDetector, reader: CameraReader, frame: Frame) -> tuple[int, int]:
+        """The model input size (width, height) for this frame, remembered per camera: only frames of one size
+        share a run, and a camera's next frame is expected at the size of its last."""
+        spec = detector.entry.input
+        size = self._sizes[reader.cam.id] = (spec.width, spec.height)
+        return size
 
     def _hand_on(self, item: _Inferred, me: int, keep: Collection[str]) -> None:
         self._inferred.put(item)  # bounded: blocks when analytics fall behind
-        self._unhold(me, keep)
+        self.turns.unhold(me, keep)
 
     def _hand_on_all(self, pending: list[_Inferred], me: int, keep: Collection[str]) -> None:
         """Queue the pending results in order, then empty ``pending``. A camera whose result is still to be
@@ -274,7 +212,7 @@ class Runner:
         """
         pending: list[_Inferred] = []
         while True:
-            got = self._take_frame(me, wait=not pending)
+            got = self.turns.take(me, wait=not pending)
             if got is None:
                 if not pending:
                     break  # stopped
@@ -288,11 +226,11 @@ class Runner:
                 if len(group) == 1:
                     pending.append(self._infer_one(me, detector, *got, hand_on_previous))
                 else:
-                    pending += self._infer_batch(detector, group, hand_on_previous)
+                    self._infer_group(detector, group, pending, hand_on_previous)
             except Exception:
                 log.exception("camera %s: frame processing failed; continuing", ", ".join(sorted(cams)))
                 self._hand_on_all(pending, me, keep=())
-                self._unhold(me)
+                self.turns.unhold(me)
 
     def _infer_one(
         self, me: int, detector: PersonDetector, reader: CameraReader, frame: Frame, before_run: Callable[[], None]
@@ -303,6 +241,7 @@ class Runner:
         tracked = estimates = faces = None
         timings = {"track": 0.0}
         try:
+            self._input_size(detector, reader, frame)  # remembered: batch-mates are chosen by it
             decoder = detector.decoder_for(frame.buffer.shape)
             outputs = detector.infer(frame.buffer, before_run=before_run)
             if analytics.traits is not None:
@@ -320,14 +259,39 @@ class Runner:
             tracked, estimates, faces, timings["track"],
         )  # fmt: skip
 
+    def _infer_group(
+        self,
+        detector: PersonDetector,
+        group: list[tuple[CameraReader, Frame]],
+        pending: list[_Inferred],
+        before_run: Callable[[], None],
+    ) -> None:
+        """One run per input size in ``group`` (one size, unless a camera's frame size just changed), results
+        appended to ``pending``. Every frame is released, also when a step raises."""
+        unreleased = {id(frame): (reader, frame) for reader, frame in group}
+        try:
+            parts: dict[tuple[int, int], list[tuple[CameraReader, Frame]]] = {}
+            for reader, frame in group:
+                parts.setdefault(self._input_size(detector, reader, frame), []).append((reader, frame))
+            for size, part in parts.items():
+                for _, frame in part:
+                    del unreleased[id(frame)]  # _infer_batch releases them, whatever happens
+                pending.extend(self._infer_batch(detector, part, size, before_run))
+        finally:
+            for reader, frame in unreleased.values():
+                reader.release(frame, Fate.INFERRED)
+
     def _infer_batch(
-        self, detector: PersonDetector, group: list[tuple[CameraReader, Frame]], before_run: Callable[[], None]
+        self,
+        detector: PersonDetector,
+        group: list[tuple[CameraReader, Frame]],
+        size: tuple[int, int],
+        before_run: Callable[[], None],
     ) -> list[_Inferred]:
-        """Frames of several cameras, one input size, one ``session.run``; all released right after it."""
+        """Frames of several cameras at one input size, one ``session.run``; all released right after it."""
         t0 = time.perf_counter()
         try:
             decoders = [detector.decoder_for(frame.buffer.shape) for _, frame in group]
-            size = self._input_size(group[0][0])
             outputs = detector.infer_batch([frame.buffer for _, frame in group], size, before_run=before_run)
         finally:
             for reader, frame in group:
