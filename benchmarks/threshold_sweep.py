@@ -4,7 +4,7 @@ The dev set (tests/data/labels/dev_counts.json, vtest.avi frames 270-790 from De
 is for choosing defaults; the test set (frame_counts.json, the bundled cut) is reported beside it
 so that the choice can be checked, never tuned on. Needs the opencv-doc package for the dev set.
 
-    python benchmarks/threshold_sweep.py [--model NAME] > benchmarks/results/THRESHOLDS.md
+    python benchmarks/threshold_sweep.py [--model NAME] [--input auto|WxH] > benchmarks/results/THRESHOLDS.md
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeanon.pixels.detector import SessionSettings, Thresholds, load_detector
+from edgeanon.pixels.detector import InputGeometry, SessionSettings, Thresholds, load_detector
 from edgeanon.resources import sample_clip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,15 +41,17 @@ def frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="nanodet-coco")
+    ap.add_argument("--input", default="auto", help="model input size, as detector.input (default auto)")
     args = ap.parse_args()
-    det = load_detector(args.model, SessionSettings(threads=2), Thresholds(score=0.2, min_box=8))
+    geometry = InputGeometry(input=args.input)
+    det = load_detector(args.model, SessionSettings(threads=2), Thresholds(score=0.2, min_box=8), geometry=geometry)
     sets = {}
     for name, file, video in (("dev", "dev_counts.json", DEBIAN_VTEST), ("test", "frame_counts.json", sample_clip())):
         labels = json.loads((LABELS / file).read_text())["frames"]
         fr = frames(video, {int(k) for k in labels})
         outs = {k: (det.infer(f), f.shape) for k, f in fr.items()}
         sets[name] = (labels, outs)
-    print(f"# Threshold sweep ({args.model})\n")
+    print(f"# Threshold sweep ({args.model}, input {args.input})\n")
     print(
         "Count error = detected - labelled, per labelled frame. MAE = mean |error|; within1 = share of frames "
         "with |error| <= 1. Choose on **dev**; **test** is shown only to check.\n"
@@ -59,6 +61,7 @@ def main() -> None:
     for iou in (0.5, 0.6, 0.7):
         for score in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55):
             det.thresholds = Thresholds(score=score, iou=iou, min_box=8)
+            det._decoders.clear()  # decoders are kept per image and size, with the thresholds they were made with
             row = []
             for name in ("dev", "test"):
                 labels, outs = sets[name]

@@ -75,12 +75,15 @@ def traced_run():
     orig_infer = PersonDetector.infer
     inferences = {"n": 0, "dirty": []}
 
-    def infer(self, frame, before_run=None):
+    def infer(self, frame, size=None, before_run=None):
         try:
-            return orig_infer(self, frame, before_run)
+            return orig_infer(self, frame, size, before_run)
         finally:
             inferences["n"] += 1
-            inferences["dirty"] += [name for name, a in preprocessor_buffers(self.preprocess).items() if a.any()]
+            # every input size's buffers (issue 15: one preprocessor per size), not only the one just used
+            inferences["dirty"] += [
+                n for pre in self.preprocessors() for n, a in preprocessor_buffers(pre).items() if a.any()
+            ]
 
     # The order of releases and hand-overs to the analytics thread, and what each hand-over carries.
     events: list[tuple[str, str, float]] = []
@@ -206,9 +209,11 @@ def test_every_preprocessor_buffer_is_zero_after_every_inference(traced_run):
     assert inferences["n"] == 250
     assert inferences["dirty"] == []
     for det in runner.detectors:
-        buffers = preprocessor_buffers(det.preprocess)
-        assert {"input", "_resized", "_planes[0]", "_planes[1]", "_planes[2]"} <= set(buffers), set(buffers)
-        assert [name for name, a in buffers.items() if a.any()] == []
+        assert len(det.preprocessors()) >= 2  # the manifest's size and the camera's (auto: 416x320)
+        for pre in det.preprocessors():
+            buffers = preprocessor_buffers(pre)
+            assert {"input", "_resized", "_planes[0]", "_planes[1]", "_planes[2]"} <= set(buffers), set(buffers)
+            assert [name for name, a in buffers.items() if a.any()] == []
 
 
 def test_frames_are_released_before_their_results_are_queued(traced_run):
@@ -277,15 +282,15 @@ class FailingSession:
     """A real onnxruntime session whose ``run`` raises once, on call ``fail_at``, after preprocessing has filled
     the model input with a real frame's pixels (checked at that moment)."""
 
-    def __init__(self, session, preprocess, fail_at: int) -> None:
-        self._session, self._preprocess, self.fail_at = session, preprocess, fail_at
+    def __init__(self, session, preprocessors, fail_at: int) -> None:
+        self._session, self._preprocessors, self.fail_at = session, preprocessors, fail_at
         self.calls = 0
         self.had_pixels = False
 
     def run(self, *args, **kwargs):
         self.calls += 1
         if self.calls == self.fail_at:
-            self.had_pixels = bool(self._preprocess.input.any())
+            self.had_pixels = any(pre.input.any() for pre in self._preprocessors())
             raise RuntimeError("injected inference failure")
         return self._session.run(*args, **kwargs)
 
@@ -302,17 +307,22 @@ def test_a_frame_whose_inference_raises_is_zeroed_and_counted():
 
     cfg = clip_config()
     detector = load_detector(cfg.detector.model, SessionSettings(threads=cfg.detector.threads, spinning=False))
-    failing = FailingSession(detector.session, detector.preprocess, fail_at=100)
+    failing = FailingSession(detector.session, detector.preprocessors, fail_at=100)
     detector.session = failing
     seen: dict[str, object] = {}
     orig_infer, orig_release = PersonDetector.infer, FramePool.release
 
-    def infer(self, frame, before_run=None):
+    def infer(self, frame, size=None, before_run=None):
         try:
-            return orig_infer(self, frame, before_run)
+            return orig_infer(self, frame, size, before_run)
         except RuntimeError:
-            seen["buffer_id"] = id(frame)
-            seen["dirty_after_raise"] = [n for n, a in preprocessor_buffers(self.preprocess).items() if a.any()]
+            root = frame  # the camera's region is a view of the frame buffer: released is the buffer
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            seen["buffer_id"] = id(root)
+            seen["dirty_after_raise"] = [
+                n for pre in self.preprocessors() for n, a in preprocessor_buffers(pre).items() if a.any()
+            ]
             raise
 
     def release(self, buf, fate):

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,10 +85,32 @@ def _add_detector_args(p: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="drop boxes with a side longer than this many pixels (default: no limit)",
     )
+    g.add_argument(
+        "--input",
+        type=_input_size,
+        default="auto",
+        metavar="WxH",
+        help="model input size: auto (default: the frame's long side at the model's trained size, e.g. 768x576 "
+        "runs at 416x320) or WxH in multiples of the model's input.multiple (32 for NanoDet)",
+    )
+    g.add_argument(
+        "--resize",
+        choices=("stretch", "letterbox"),
+        default=None,
+        help="stretch each side on its own or letterbox (keep the aspect, pad); default: the model manifest's "
+        "(stretch for NanoDet)",
+    )
+
+
+def _input_size(text: str) -> str:
+    word = text.strip().lower()
+    if word != "auto" and re.fullmatch(r"[1-9][0-9]{0,4}x[1-9][0-9]{0,4}", word) is None:
+        raise argparse.ArgumentTypeError(f"must be auto or WxH like 416x320, not {text}")
+    return word
 
 
 def _detector_from_args(args: argparse.Namespace):
-    from edgeanon.pixels.detector import SessionSettings, Thresholds, load_detector
+    from edgeanon.pixels.detector import InputGeometry, SessionSettings, Thresholds, load_detector
 
     if args.threads is not None and args.threads < 1:
         raise EdgeanonError("--threads must be at least 1")
@@ -95,6 +118,7 @@ def _detector_from_args(args: argparse.Namespace):
         args.model,
         SessionSettings(threads=args.threads, spinning=args.spinning),
         Thresholds(score=args.score, iou=args.iou, min_box=args.min_box, max_box=args.max_box),
+        geometry=InputGeometry(input=args.input, resize=args.resize),
     )
 
 

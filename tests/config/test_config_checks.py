@@ -434,3 +434,39 @@ def test_run_with_fitting_geometry_is_ready(tmp_path):
     finally:
         proc.terminate()
         proc.communicate(timeout=60)
+
+
+# ---------------------------------------------------------------- input size (issue 15)
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i + 1 for i, t in enumerate(path.read_text().splitlines()) if text in t)
+
+
+def test_an_input_that_is_not_a_size_is_refused_with_its_line():
+    msg = refusal(config(cameras=[camera(input="416-320")]))
+    assert "site.yaml:" in msg and "cameras.0.input: '416-320' is neither 'auto' nor a size like '416x320'" in msg
+    msg = refusal(config(detector={"input": "0x320"}))
+    assert "detector.input: '0x320' is neither" in msg
+    cfg = parse_config(yaml.safe_dump(config(detector={"input": "416X320"}, cameras=[camera(input="Auto")])))
+    assert cfg.detector.input == "416x320" and cfg.cameras[0].input == "auto"
+    assert parse_config(yaml.safe_dump(config())).detector.input == "auto"
+
+
+def test_an_input_the_model_refuses_fails_check_config_with_file_line_and_field(tmp_path):
+    """Only the model knows its multiple, so this is a start-up check; it still names file, line and field."""
+    from edgeanon.run.check import check_inputs
+
+    path = write(tmp_path, config(detector={"input": "400x320"}, cameras=[camera(input="416x300")]))
+    with pytest.raises(ConfigError) as info:
+        check_inputs(path, parse_config(path.read_text(), str(path)))
+    msg = str(info.value)
+    assert f"{path}:{_line_of(path, '400x320')}: detector.input: 400x320: both sides must be multiples of 32" in msg
+    assert f"{path}:{_line_of(path, '416x300')}: cameras.0.input: 416x300: both sides must be multiples of 32" in msg
+
+
+def test_run_refuses_an_input_the_model_refuses_before_it_starts(tmp_path):
+    path = write(tmp_path, config(cameras=[camera(input="416x300")]))
+    proc = cli("run", str(path), "--duration", "1")
+    assert proc.returncode == 2
+    assert f"{path}:{_line_of(path, '416x300')}: cameras.0.input: 416x300: both sides must be multiples" in proc.stderr

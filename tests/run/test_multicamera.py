@@ -22,12 +22,17 @@ def test_two_cameras_share_a_session_and_count_independently():
     second = copy.deepcopy(cam)
     second["id"] = "sample2"
     second["fps"] = 5  # pacing on the file's own timeline: every other frame
+    second["input"] = "384x288"  # its own model input; the first camera's is auto over its roi (see below)
     data["cameras"].append(second)
     cfg = parse_config(yaml.safe_dump(data), "two-cameras.yaml")
     rec = RecordingSink()
     raw = RawObserver()
     runner = run_to_end(cfg, [rec], raw=raw)
     assert len(runner.detectors) == 1
+    sizes = {(p.spec.width, p.spec.height) for p in runner.detectors[0].preprocessors()}
+    # the manifest's, made at load, and one per camera: roi auto is the top 768x507 of the 768x576 frame
+    # (config/region.py), at the full frame's scale 416/768 that is 416x274.6, to the nearest multiple: 416x288
+    assert sizes == {(416, 416), (416, 288), (384, 288)}
     status = {s.camera: s.counters for s in runner.statuses()}
     assert status["sample"].inferred == 250 and status["sample"].dropped == 0
     assert status["sample2"].inferred == 125 and status["sample2"].skipped == 125
@@ -99,10 +104,10 @@ def short_clip(tmp_path_factory) -> Path:
     return out
 
 
-def _two_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[int], list[str]]:
-    """Two full-rate cameras on the same file, read as fast as the detector goes: counters and per-frame
-    (occupancy, crossings) per camera, the size of every batched run, and privacy faults: a result queued
-    before its frame was released, or holding an image."""
+def _three_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[tuple[int, tuple]], list[str]]:
+    """Three full-rate cameras on the same file, read as fast as the detector goes, the third at another model
+    input size: counters and per-frame (occupancy, crossings) per camera, the frame count and input size of
+    every batched run, and privacy faults: a result queued before its frame was released, or holding an image."""
     from edgeanon.pixels.capture import CameraReader
     from edgeanon.pixels.detector import PersonDetector
     from edgeanon.run.runner import Runner
@@ -113,16 +118,18 @@ def _two_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[int], list
     cam["source"].update({"path": str(clip), "realtime": False, "loop": False})
     second = copy.deepcopy(cam)
     second["id"] = "sample2"
-    data["cameras"].append(second)
+    third = copy.deepcopy(cam)
+    third.update(id="sample3", input="384x288")  # the others: auto over their roi, 416x288
+    data["cameras"] += [second, third]
     data["detector"]["batch"] = batch
     cfg = parse_config(yaml.safe_dump(data), f"batch-{batch}.yaml")
-    sizes: list[int] = []
+    sizes: list[tuple[int, tuple]] = []
     released: set[tuple[str, float]] = set()
     faults: list[str] = []
     infer_batch, release, hand_on = PersonDetector.infer_batch, CameraReader.release, Runner._hand_on
 
     def spy_infer_batch(self, images, size=None, before_run=None):
-        sizes.append(len(images))
+        sizes.append((len(images), size))
         return infer_batch(self, images, size, before_run)
 
     def spy_release(self, frame, fate):
@@ -147,19 +154,34 @@ def _two_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[int], list
 
 
 def test_batched_runs_count_exactly_what_single_runs_count(short_clip):
-    """batch 2 against batch 1: every frame inferred, and per camera the same per-frame occupancy and crossings;
-    every frame of a batch is released (zeroed) before any of its results is queued, and no image is queued.
-    Exact, because a batch gives each frame its single-run outputs (tests/pixels/detector/test_batch.py) and
-    each camera's frames still reach its tracker one by one, in order."""
-    one, frames_one, sizes_one, faults_one = _two_camera_run(short_clip, 1)
-    two, frames_two, sizes_two, faults_two = _two_camera_run(short_clip, 2)
-    assert sizes_one == [] and faults_one == [] and faults_two == []
-    assert sizes_two and set(sizes_two) == {2}, "no batched run happened: the test proves nothing"
-    for counters in (one, two):
-        assert {c: (n.captured, n.inferred) for c, n in counters.items()} == {
-            "sample": (80, 80),
-            "sample2": (80, 80),
-        }
+    """batch 3 against batch 1: every frame inferred, and per camera the same per-frame occupancy and crossings;
+    only the two cameras of one input size share runs; every frame of a batch is released (zeroed) before any
+    of its results is queued, and no image is queued. Exact, because a batch gives each frame its single-run
+    outputs (tests/pixels/detector/test_batch.py) and each camera's frames still reach its tracker one by one,
+    in order."""
+    one, frames_one, sizes_one, faults_one = _three_camera_run(short_clip, 1)
+    three, frames_three, sizes_three, faults_three = _three_camera_run(short_clip, 3)
+    assert sizes_one == [] and faults_one == [] and faults_three == []
+    assert sizes_three, "no batched run happened: the test proves nothing"
+    assert set(sizes_three) == {(2, (416, 288))}, "a batch mixed input sizes"
+    for counters in (one, three):
+        assert {c: (n.captured, n.inferred) for c, n in counters.items()} == dict.fromkeys(
+            ("sample", "sample2", "sample3"), (80, 80)
+        )
         assert all(n.balanced() for n in counters.values())
     assert sum(x + y for f in frames_one["sample"] for x, y in f[1].values()) >= 2  # crossings to compare
-    assert frames_two == frames_one
+    assert frames_three == frames_one
+
+
+def test_a_camera_input_the_model_cannot_run_is_refused_when_the_runner_is_built(fp32_detector):
+    """``edgeanon run`` refuses it earlier, with file and line (tests/config/test_config_checks.py); a runner
+    built in code still names the field."""
+    import pytest
+
+    from edgeanon.config.errors import ConfigError
+    from edgeanon.run.runner import Runner
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["cameras"][0]["input"] = "416x300"
+    with pytest.raises(ConfigError, match=r"cameras\.0\.input: 416x300: both sides must be multiples of 32"):
+        Runner(parse_config(yaml.safe_dump(data)), [], detectors=[fp32_detector])

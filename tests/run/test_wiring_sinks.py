@@ -16,6 +16,7 @@ from edgeanon.config.loader import parse_config
 from edgeanon.counting.detections import Detections
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.outputs.store import AggregateStore
+from edgeanon.pixels.detector.manifest import InputSpec
 from edgeanon.run.camera import CameraCounting
 from edgeanon.run.runner import STAGES
 from edgeanon.run.wiring import setup_boxes, wire
@@ -46,7 +47,9 @@ def config(**extra: object):
 
 def wired(tmp_path: Path, cfg, **kw):
     store = AggregateStore(tmp_path / "aggregates.db", retention_days=cfg.retention.aggregates_days)
-    fake = SimpleNamespace(entry=SimpleNamespace(sha256=SHA))  # never started: no detector is loaded
+    # never started: no detector is loaded (the runner checks the input sizes against the entry's input)
+    spec = InputSpec(width=416, height=416, multiple=32, color="BGR")
+    fake = SimpleNamespace(name="fake", entry=SimpleNamespace(sha256=SHA, input=spec))
     return wire(cfg, store, detectors=[fake], **kw)
 
 

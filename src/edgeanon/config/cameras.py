@@ -11,6 +11,7 @@ from edgeanon.config.base import Name, StrictModel, unique_names
 from edgeanon.config.errors import at_field
 from edgeanon.config.geometry import Exclude, Line, RegionBox, Zone
 from edgeanon.config.sources import Source
+from edgeanon.config.stages import InputSize
 
 
 class HeatmapConfig(StrictModel):
@@ -102,6 +103,9 @@ class Camera(StrictModel):
     )
     movement: MovementConfig | None = Field(
         None, description="Scale and thresholds for heading, speed band and group size (purpose flow); empty: defaults."
+    )
+    input: InputSize | None = Field(
+        None, description="Model input size of this camera ('auto' or 'WxH'); empty: detector.input."
     )
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="Give up opening the source after this long.")
     read_timeout_s: float = Field(

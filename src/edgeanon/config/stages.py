@@ -3,7 +3,8 @@ estimation, and the time buckets of aggregation."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator
@@ -11,6 +12,28 @@ from pydantic import AfterValidator, Field, field_validator
 from edgeanon.config.base import StrictModel
 from edgeanon.config.errors import at_field
 from edgeanon.guidebook import policy
+
+_SIZE = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
+
+
+def _input_size(v: str) -> str:
+    """``auto`` or ``WxH`` (normalised: lower case, no spaces); whether the model runs at WxH is checked at start-up,
+    once the model is known (its sides must be multiples of the manifest's ``input.multiple``)."""
+    word = v.strip().lower().replace(" ", "")
+    m = _SIZE.match(word)
+    if word != "auto" and (m is None or int(m.group(1)) == 0 or int(m.group(2)) == 0):
+        raise ValueError(f"{v!r} is neither 'auto' nor a size like '416x320' (width x height in pixels)")
+    return word
+
+
+InputSize = Annotated[
+    str,
+    AfterValidator(_input_size),
+    Field(
+        description="Model input size: 'auto' (the frame's long side at the model's trained size, e.g. 768x576 "
+        "runs at 416x320) or 'WxH' with sides that are multiples of the model's input.multiple (32 for NanoDet)."
+    ),
+]
 
 
 class DetectorConfig(StrictModel):
@@ -35,6 +58,13 @@ class DetectorConfig(StrictModel):
         description="Most frames per inference run: ready frames of other cameras with the same input size join "
         "one batched run (1: off, the default: on the 2-core Xeon measured, a batch was no cheaper per frame and "
         "raised the delay; see benchmarks/results/BATCH.md). Cameras with an attribute stage always run alone.",
+    )
+    input: InputSize = "auto"
+    resize: Literal["stretch", "letterbox"] | None = Field(
+        None,
+        description="How a frame becomes the input: stretch (each side scaled on its own; with auto only the "
+        "rounding to a multiple of 32 is stretched) or letterbox (aspect kept, borders padded). Empty: the "
+        "model manifest's (stretch for NanoDet).",
     )
 
 

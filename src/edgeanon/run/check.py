@@ -1,6 +1,7 @@
 """`edgeanon check-config`: a config checked as `run` would meet it, without running: the schema and the policy,
-the model name against the manifest, and each file camera's zones and lines against the frame size its video
-states (read from the container's metadata; no frame is decoded)."""
+the model name against the manifest, the input sizes against what the model accepts, and each file camera's
+zones and lines against the frame size its video states (read from the container's metadata; no frame is
+decoded)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from pathlib import Path
 from edgeanon.config.cameras import Camera
 from edgeanon.config.loader import load_config, located_errors
 from edgeanon.config.placement import Problem, geometry_problems
+from edgeanon.config.schema import Config
 from edgeanon.config.sources import FileSource
 from edgeanon.errors import EdgeanonError, ModelError
-from edgeanon.pixels.detector.manifest import resolve
+from edgeanon.pixels.detector.geometry import size_problem
+from edgeanon.pixels.detector.manifest import InputSpec, resolve
 from edgeanon.pixels.media import frame_size
 from edgeanon.pixels.sources import resolve_file
 
@@ -24,7 +27,8 @@ def check_config(path: Path, shown_as: str) -> int:
     cfg = load_config(path)
     problems: list[Problem] = []
     try:
-        resolve(cfg.detector.model)  # the same lookup `run` makes, so an unknown name fails here, not later
+        # the same lookup `run` makes, so an unknown name fails here, not later
+        problems += input_problems(cfg, resolve(cfg.detector.model)[1].input)
     except ModelError as exc:
         problems.append((("detector", "model"), str(exc)))
     for i, cam in enumerate(cfg.cameras):
@@ -35,6 +39,21 @@ def check_config(path: Path, shown_as: str) -> int:
     cams = ", ".join(f"{c.id} ({len(c.zones)} zones, {len(c.lines)} lines)" for c in cfg.cameras)
     print(f"{shown_as}: ok: {len(cfg.cameras)} camera(s): {cams}")
     return 0
+
+
+def input_problems(cfg: Config, spec: InputSpec) -> list[Problem]:
+    """``detector.input`` and each ``cameras[].input`` against the sizes the model runs at (known only once the
+    model is resolved, so not a schema check)."""
+    found = [(("detector", "input"), size_problem(cfg.detector.input, spec))]
+    found += [(("cameras", i, "input"), size_problem(c.input, spec)) for i, c in enumerate(cfg.cameras) if c.input]
+    return [(loc, msg) for loc, msg in found if msg is not None]
+
+
+def check_inputs(path: Path, cfg: Config) -> None:
+    """``input_problems`` as a located ConfigError (file, line, field) at start-up, before anything opens."""
+    problems = input_problems(cfg, resolve(cfg.detector.model)[1].input)
+    if problems:
+        raise located_errors(path, problems)
 
 
 def _file_geometry(cam: Camera) -> list[Problem]:

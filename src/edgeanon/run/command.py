@@ -15,6 +15,7 @@ from edgeanon.config.loader import load_config
 from edgeanon.config.outputs import Storage
 from edgeanon.errors import AuditError
 from edgeanon.guidebook.audit.writer import AuditLog
+from edgeanon.run.check import check_inputs
 from edgeanon.run.coredumps import forbid_core_dumps
 from edgeanon.run.service import RunOptions, serve
 
@@ -28,6 +29,7 @@ def run(path: Path, *, quiet: bool = False, duration: float | None = None, port:
         if "refused:" in str(exc):
             _audit_refusal(path, str(exc))
         raise
+    check_inputs(path, cfg)  # input sizes against the model: needs the manifest, so not a schema check
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return serve(cfg, RunOptions(quiet=quiet, duration=duration, port=port, config_sha256=digest))
 

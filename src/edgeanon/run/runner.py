@@ -2,9 +2,9 @@
 
 One ``Runner`` per process. Reader threads keep the newest frame of each camera; a small pool of
 detector workers (one onnxruntime session each) takes frames in fair turns (``run.turns``), alone or in
-batches of several cameras (``detector.batch``), releases the pixels as soon as inference returns, and from then on only numbers move: raw model outputs and a frozen
-``BoxDecoder`` go to the analytics thread, which decodes, tracks and counts (``run.camera``). The
-supervisor loop closes buckets and reports liveness.
+batches of several cameras (``detector.batch``), and releases the pixels as soon as inference returns;
+from then on only numbers move: raw model outputs and a frozen ``BoxDecoder`` go to the analytics thread,
+which decodes, tracks and counts (``run.camera``). The supervisor loop closes buckets and reports liveness.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edgeanon.config.cameras import Camera
+from edgeanon.config.errors import ConfigError
+from edgeanon.config.region import region_of
 from edgeanon.config.schema import Config
 from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator
@@ -29,10 +32,11 @@ from edgeanon.counting.bins import FACE_OUTCOMES
 from edgeanon.counting.results import Sink
 from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
+from edgeanon.pixels.detector.geometry import size_problem
 from edgeanon.pixels.frames import Fate, Frame
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
 from edgeanon.run.schedule import OpenClock
-from edgeanon.run.settings import attribute_settings, detector_thresholds, session_settings
+from edgeanon.run.settings import attribute_settings, detector_thresholds, input_geometry, session_settings
 from edgeanon.run.turns import Turns
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
@@ -58,6 +62,9 @@ class _Inferred:
     faces: dict[str, int] | None = None  # attribute stage outcomes (FACE_OUTCOMES) in this frame
     track_s: float = 0.0
 
+
+# A frame taken for a batch: its reader, the frame, the view of its region, and the decoder for its outputs.
+_Job = tuple[CameraReader, Frame, "npt.NDArray[np.uint8]", BoxDecoder]
 
 INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
 # Readers and the analytics thread run this much nicer than the detector workers: onnxruntime, the critical
@@ -119,14 +126,13 @@ class Runner:
         )
         for reader in self.readers:
             reader.pool.on_count = lambda fate, cam=reader.cam.id: self.aggregator.count_frame(cam, fate)
-        self.detectors = (
-            list(detectors) if detectors is not None else [self._make_detector() for _ in range(cfg.detector.sessions)]
-        )
+        self.detectors = self._checked(detectors)
         self.stats = RunStats()
         self.decode_s = 0.0  # seconds decoding model outputs in the analytics thread (stage "postprocess")
         self._stats_lock = threading.Lock()
         self.turns = Turns(self.readers, self._stop)
         self._sizes: dict[str, tuple[int, int]] = {}  # camera id -> the model input size of its last frame
+        self._regions: dict[tuple[str, int, int], tuple[int, int, int, int]] = {}  # (camera, w, h) -> roi
         # The attribute stage exists only with the purpose "attributes": otherwise its module and models are
         # never even imported. One per detector worker, since each holds its own pixel buffers.
         self.stages = self._make_stages() if any(a.traits is not None for a in self.analytics.values()) else []
@@ -139,7 +145,27 @@ class Runner:
         self.heartbeat = time.monotonic()
 
     def _make_detector(self) -> PersonDetector:
-        return load_detector(self.cfg.detector.model, session_settings(self.cfg), detector_thresholds(self.cfg))
+        cfg = self.cfg
+        return load_detector(
+            cfg.detector.model, session_settings(cfg), detector_thresholds(cfg), geometry=input_geometry(cfg)
+        )
+
+    def _checked(self, given: Sequence[PersonDetector] | None) -> list[PersonDetector]:
+        """The given detectors or new ones, with each camera's input size checked against the model (``edgeanon
+        run`` checks this with file and line first)."""
+        sessions = self.cfg.detector.sessions
+        detectors = list(given) if given is not None else [self._make_detector() for _ in range(sessions)]
+        spec = detectors[0].entry.input
+        for i, cam in enumerate(self.cfg.cameras):
+            problem = size_problem(cam.input, spec) if cam.input else None
+            if problem is not None:
+                raise ConfigError(f"cameras.{i}.input: {problem} ({detectors[0].name})")
+        problem = size_problem(self.cfg.detector.input, spec)
+        if problem is not None:
+            raise ConfigError(f"detector.input: {problem} ({detectors[0].name})")
+        # each camera's input setting: its own, else the site's (also when the detectors were built elsewhere)
+        self._inputs = {cam.id: cam.input or self.cfg.detector.input for cam in self.cfg.cameras}
+        return detectors
 
     def _make_stages(self) -> list:
         from edgeanon.pixels.faces.stage import AttributeStage  # loads models: only when declared
@@ -183,13 +209,6 @@ class Runner:
     def _batchable(self, reader: CameraReader) -> bool:
         # The attribute stage needs its frame's pixels after inference: that camera runs alone.
         return self.analytics[reader.cam.id].traits is None
-
-    def _input_size(self, detector: PersonDetector, reader: CameraReader, frame: Frame) -> tuple[int, int]:
-        """The model input size (width, height) for this frame, remembered per camera: only frames of one size
-        share a run, and a camera's next frame is expected at the size of its last."""
-        spec = detector.entry.input
-        size = self._sizes[reader.cam.id] = (spec.width, spec.height)
-        return size
 
     def _hand_on(self, item: _Inferred, me: int, keep: Collection[str]) -> None:
         self._inferred.put(item)  # bounded: blocks when analytics fall behind
@@ -241,13 +260,13 @@ class Runner:
         tracked = estimates = faces = None
         timings = {"track": 0.0}
         try:
-            self._input_size(detector, reader, frame)  # remembered: batch-mates are chosen by it
-            decoder = detector.decoder_for(frame.buffer.shape)
-            outputs = detector.infer(frame.buffer, before_run=before_run)
+            image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
+            outputs = detector.infer(image, size, before_run=before_run)
+            del image  # a view of the frame's pixels: nothing keeps it past the release
             if analytics.traits is not None:
                 # The attribute stage needs the frame and the tracker's verdict on which boxes are
                 # confirmed tracks, so this camera is tracked here, before the release.
-                dets = detector.postprocess(outputs, frame.buffer.shape)
+                dets = decoder(outputs)
                 outputs = []
                 tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
                 estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
@@ -269,38 +288,60 @@ class Runner:
         """One run per input size in ``group`` (one size, unless a camera's frame size just changed), results
         appended to ``pending``. Every frame is released, also when a step raises."""
         unreleased = {id(frame): (reader, frame) for reader, frame in group}
+        parts: dict[tuple[int, int], list[_Job]] = {}
         try:
-            parts: dict[tuple[int, int], list[tuple[CameraReader, Frame]]] = {}
             for reader, frame in group:
-                parts.setdefault(self._input_size(detector, reader, frame), []).append((reader, frame))
+                image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
+                parts.setdefault(size, []).append((reader, frame, image, decoder))
             for size, part in parts.items():
-                for _, frame in part:
+                for _, frame, _, _ in part:
                     del unreleased[id(frame)]  # _infer_batch releases them, whatever happens
                 pending.extend(self._infer_batch(detector, part, size, before_run))
         finally:
+            parts.clear()  # views of the frames' pixels: nothing keeps them past the release
             for reader, frame in unreleased.values():
                 reader.release(frame, Fate.INFERRED)
 
     def _infer_batch(
         self,
         detector: PersonDetector,
-        group: list[tuple[CameraReader, Frame]],
+        jobs: list[_Job],
         size: tuple[int, int],
         before_run: Callable[[], None],
     ) -> list[_Inferred]:
-        """Frames of several cameras at one input size, one ``session.run``; all released right after it."""
+        """Regions of frames of several cameras at one input size, one ``session.run``; all frames released right
+        after it."""
         t0 = time.perf_counter()
         try:
-            decoders = [detector.decoder_for(frame.buffer.shape) for _, frame in group]
-            outputs = detector.infer_batch([frame.buffer for _, frame in group], size, before_run=before_run)
+            outputs = detector.infer_batch([image for _, _, image, _ in jobs], size, before_run=before_run)
         finally:
-            for reader, frame in group:
+            for reader, frame, _, _ in jobs:
                 reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
-        share = (time.perf_counter() - t0) / len(group)
+        share = (time.perf_counter() - t0) / len(jobs)
         return [
             _Inferred(reader.cam.id, decoder, out, frame.t, frame.wall, reader.generation, share)
-            for (reader, frame), decoder, out in zip(group, decoders, outputs, strict=True)
+            for (reader, frame, _, decoder), out in zip(jobs, outputs, strict=True)
         ]
+
+    def _region_input(
+        self, detector: PersonDetector, cam: Camera, pixels: npt.NDArray[np.uint8]
+    ) -> tuple[npt.NDArray[np.uint8], tuple[int, int], BoxDecoder]:
+        """The camera's region of the frame as a view (no copy), its model input size and the decoder that maps
+        the outputs back to frame pixels; the region is resolved once per camera and frame size. The size is
+        remembered per camera: batch-mates are chosen by it (``_take_more``)."""
+        h, w = pixels.shape[:2]
+        key = (cam.id, w, h)
+        region = self._regions.get(key)
+        if region is None:
+            region = region_of(cam, (w, h), self.cfg.tracker.confirm_hits)
+            if len(self._regions) < 64:  # bounded: frame sizes change rarely (a reconnect, a new stream)
+                self._regions[key] = region
+            if region != (0, 0, w, h):
+                log.info("camera %s: the detector looks at %s of the %dx%d frame (roi)", cam.id, list(region), w, h)
+        x0, y0, x1, y1 = region
+        image = pixels[y0:y1, x0:x1]
+        size = self._sizes[cam.id] = detector.input_size_for(self._inputs[cam.id], x1 - x0, y1 - y0, w, h)
+        return image, size, detector.decoder_for(image.shape, size, (x0, y0), pixels.shape)
 
     def _estimate(
         self, me: int, analytics: CameraCounting, tracked: Tracked, pixels: npt.NDArray[np.uint8]

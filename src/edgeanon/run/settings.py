@@ -20,7 +20,7 @@ from edgeanon.config.schema import Config
 from edgeanon.config.stages import AttributesConfig
 from edgeanon.counting.analytics.movement import MovementSettings
 from edgeanon.counting.tracking import TrackerSettings
-from edgeanon.pixels.detector import SessionSettings, Thresholds
+from edgeanon.pixels.detector import InputGeometry, SessionSettings, Thresholds
 
 if TYPE_CHECKING:
     from edgeanon.pixels.faces.stage import AttributeSettings
@@ -62,9 +62,16 @@ def movement_settings(cam: Camera) -> MovementSettings:
     return settings_from(cam.movement, MovementSettings) if cam.movement is not None else MovementSettings()
 
 
+GEOMETRY = ("input", "resize")  # detector fields read by ``input_geometry``
+
+
+def input_geometry(cfg: Config) -> InputGeometry:
+    return InputGeometry(input=cfg.detector.input, resize=cfg.detector.resize)
+
+
 def session_settings(cfg: Config) -> SessionSettings:
     thresholds = ("score", "iou", "min_box", "max_box")  # sessions and batch: read by the runner
-    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", "batch", *thresholds))
+    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", "batch", *thresholds, *GEOMETRY))
 
 
 def detector_thresholds(cfg: Config) -> Thresholds:
@@ -72,7 +79,7 @@ def detector_thresholds(cfg: Config) -> Thresholds:
     return settings_from(
         d,
         Thresholds,
-        skip=("model", "sessions", "batch", "threads", "spinning"),
+        skip=("model", "sessions", "batch", "threads", "spinning", *GEOMETRY),
         score=min(d.score, cfg.tracker.low_score),  # the tracker's second stage needs the weak detections too
     )
 

@@ -26,7 +26,7 @@ def images():
 
 
 def _dirty(det) -> list[str]:
-    found = [name for name, a in preprocessor_buffers(det.preprocess).items() if a.any()]
+    found = [name for pre in det.preprocessors() for name, a in preprocessor_buffers(pre).items() if a.any()]
     return found + [f"batch {size}" for size, b in det._batch_inputs.items() if b.array.any()]
 
 
@@ -48,7 +48,8 @@ def test_a_batch_gives_each_frame_its_single_run_outputs(detector, images):
             assert len(d1.xyxy) > 0
             np.testing.assert_allclose(d2.xyxy, d1.xyxy, rtol=0, atol=1e-3)
         assert _dirty(detector) == []
-    assert detector._batch_inputs[(416, 416)].capacity == 3  # allocated once, for the largest batch
+    assert set(detector._batch_inputs) == {(416, 320)}  # the clip's auto input size
+    assert detector._batch_inputs[(416, 320)].capacity == 3  # allocated once, for the largest batch
 
 
 class _Spy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeanon.pixels.detector import SessionSettings, Thresholds, load_detector
+from edgeanon.pixels.detector import InputGeometry, SessionSettings, Thresholds, load_detector
 from tests.helpers.media import load_json, read_frames
 from tests.helpers.paths import DATA
 
@@ -15,7 +15,13 @@ MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32).reshape(1, 3, 1, 1)
 
 @pytest.fixture(scope="module")
 def low_threshold_detector():
-    return load_detector("nanodet-coco", SessionSettings(threads=2), Thresholds(score=0.3, iou=0.5, min_box=0))
+    # the reference was computed at the square 416x416 stretch (before issue 15's auto size), so pinned to it
+    return load_detector(
+        "nanodet-coco",
+        SessionSettings(threads=2),
+        Thresholds(score=0.3, iou=0.5, min_box=0),
+        geometry=InputGeometry(input="416x416"),
+    )
 
 
 def test_zero_input_output_sums(fp32_detector):

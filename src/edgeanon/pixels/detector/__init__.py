@@ -8,6 +8,15 @@ so raw outputs can be decoded in the analytics thread.
 
 from edgeanon.pixels.detector.decode import BoxDecoder, Thresholds
 from edgeanon.pixels.detector.detector import PersonDetector, load_detector
+from edgeanon.pixels.detector.geometry import InputGeometry
 from edgeanon.pixels.detector.session import SessionSettings, physical_cores
 
-__all__ = ["BoxDecoder", "PersonDetector", "SessionSettings", "Thresholds", "load_detector", "physical_cores"]
+__all__ = [
+    "BoxDecoder",
+    "InputGeometry",
+    "PersonDetector",
+    "SessionSettings",
+    "Thresholds",
+    "load_detector",
+    "physical_cores",
+]

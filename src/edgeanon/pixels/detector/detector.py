@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -13,15 +15,26 @@ from edgeanon.counting.detections import Detections
 from edgeanon.errors import ModelError
 from edgeanon.pixels.detector.batch import BatchInput, accepts_batches, split_outputs
 from edgeanon.pixels.detector.decode import BoxDecoder, Thresholds
+from edgeanon.pixels.detector.geometry import InputGeometry, input_size, size_problem
 from edgeanon.pixels.detector.manifest import InputSpec, ModelEntry, read_verified, resolve
 from edgeanon.pixels.detector.nanodet import NanoDetDecoder
 from edgeanon.pixels.detector.preprocess import Preprocessor
 from edgeanon.pixels.detector.session import SessionSettings, build_session, warm_up
 from edgeanon.pixels.detector.yolo import YoloDecoder
 
+log = logging.getLogger("edgeanon")
+
+
+MAX_SIZES = 8  # input sizes kept at once (a preprocessor and an anchor layout each); cameras rarely differ more
+
 
 class PersonDetector:
-    """Holds one session and its preallocated buffers; not thread-safe, use one per worker."""
+    """Holds one session and, per input size, its preallocated buffers; not thread-safe, use one per worker.
+
+    A model with free input dims (the manifest's ``input.multiple``) runs each camera at its own size
+    (``input_size_for``): the first frame at a size builds that size's preprocessor and anchor layout and warms
+    the session up at that shape (the first run per shape allocates), so later frames never pay for it.
+    """
 
     def __init__(
         self,
@@ -31,6 +44,7 @@ class PersonDetector:
         model_bytes: bytes,
         settings: SessionSettings = SessionSettings(),
         thresholds: Thresholds = Thresholds(),
+        geometry: InputGeometry = InputGeometry(),
     ) -> None:
         self.name = name
         self.entry = entry
@@ -45,28 +59,19 @@ class PersonDetector:
         _check_input_shape(list(inputs[0].shape), spec, path)
         if inputs[0].type != "tensor(float)":
             raise ModelError(f"{path}: input type is {inputs[0].type}, expected tensor(float)")
+        problem = size_problem(geometry.input, spec)
+        if problem is not None:
+            raise ModelError(f"{name}: input size {problem}")
+        self.geometry = geometry
+        self.resize = geometry.resize or spec.resize
         self.input_name = inputs[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
-        self.preprocess = Preprocessor(spec)
+        self.default_size = (spec.width, spec.height)
+        self._sizes: OrderedDict[tuple[int, int], tuple[Preprocessor, NanoDetDecoder | YoloDecoder]] = OrderedDict()
+        self._slot(self.default_size)
+        self._decoders: dict[tuple, BoxDecoder] = {}
         self.batches = accepts_batches(list(inputs[0].shape))  # False: a fixed batch of 1, one run per frame
-        self._batch_inputs: dict[tuple[int, int], BatchInput] = {}  # (width, height) -> its batch input
-        # The first run allocates arenas and picks kernels (kept out of timings), and gives the output shapes
-        # at the input size: a model with free dims declares them symbolic.
-        shapes = [o.shape for o in warm_up(self.session, {self.input_name: self.preprocess.input})]
-        if entry.family == "nanodet":
-            self.decoder: NanoDetDecoder | YoloDecoder = NanoDetDecoder(
-                shapes,
-                spec.width,
-                spec.height,
-                len(entry.classes),
-                entry.person_class,
-                entry.strides or (8, 16, 32),
-                entry.reg_max if entry.reg_max is not None else 10,
-                where=str(path),
-            )
-        else:
-            self.decoder = YoloDecoder(shapes, len(entry.classes), entry.person_class, where=str(path))
-        self._decoders: dict[tuple[int, int], BoxDecoder] = {}
+        self._batch_inputs: dict[tuple[int, int], BatchInput] = {}  # input size (W, H) -> its batch input
         # Summed seconds per step, read by the benchmark's stage breakdown (a few perf_counter calls per frame).
         self.preprocess_s = 0.0
         self.inference_s = 0.0
@@ -78,15 +83,86 @@ class PersonDetector:
 
         return self.settings.threads or physical_cores()
 
-    def infer(self, frame: npt.NDArray[np.uint8], before_run: Callable[[], None] | None = None) -> list[np.ndarray]:
-        """Preprocess and run; the pixel buffers are zeroed before this returns.
+    @property
+    def preprocess(self) -> Preprocessor:
+        """The preprocessor at the manifest's size (the one every model runs)."""
+        return self._slot(self.default_size)[0]
+
+    def preprocessors(self) -> list[Preprocessor]:
+        """Every preprocessor held now, one per input size (each holds pixels only during ``infer``)."""
+        return [pre for pre, _ in self._sizes.values()]
+
+    def preprocessor(self, size: tuple[int, int]) -> Preprocessor:
+        """The preprocessor for model input ``size`` (W, H), created and warmed up on first use."""
+        return self._slot(size)[0]
+
+    def _slot(self, size: tuple[int, int]) -> tuple[Preprocessor, NanoDetDecoder | YoloDecoder]:
+        slot = self._sizes.get(size)
+        if slot is not None:
+            self._sizes.move_to_end(size)
+            return slot
+        spec = self.entry.input
+        if size != (spec.width, spec.height):
+            problem = size_problem(f"{size[0]}x{size[1]}", spec)
+            if problem is not None:
+                raise ModelError(f"{self.path}: {problem}")
+        pre = Preprocessor(spec.model_copy(update={"width": size[0], "height": size[1], "resize": self.resize}))
+        # The first run at a shape allocates arenas and picks kernels (kept out of timings), and gives the output
+        # shapes at this size: a model with free dims declares them symbolic.
+        shapes = [o.shape for o in warm_up(self.session, {self.input_name: pre.input})]
+        slot = (pre, self._family(shapes, size))
+        if len(self._sizes) >= MAX_SIZES:
+            old, _ = self._sizes.popitem(last=False)  # least recently used; its buffers are zero between frames
+            log.warning("%s: more than %d input sizes in use; dropped %dx%d", self.name, MAX_SIZES, *old)
+        self._sizes[size] = slot
+        return slot
+
+    def _family(self, shapes: list, size: tuple[int, int]) -> NanoDetDecoder | YoloDecoder:
+        entry = self.entry
+        if entry.family == "nanodet":
+            return NanoDetDecoder(
+                shapes,
+                size[0],
+                size[1],
+                len(entry.classes),
+                entry.person_class,
+                entry.strides or (8, 16, 32),
+                entry.reg_max if entry.reg_max is not None else 10,
+                where=str(self.path),
+            )
+        return YoloDecoder(shapes, len(entry.classes), entry.person_class, where=str(self.path))
+
+    def input_size_for(
+        self, setting: str | None, region_w: int, region_h: int, frame_w: int | None = None, frame_h: int | None = None
+    ) -> tuple[int, int]:
+        """The model input (W, H) for a camera's ``setting`` (``cameras[].input``; None: ``detector.input``) and
+        a region of ``region_w`` x ``region_h`` pixels of a frame_w x frame_h frame (default: the whole frame)."""
+        frame = (frame_w, frame_h) if frame_w and frame_h else None
+        return input_size(region_w, region_h, setting or self.geometry.input, self.entry.input, frame)
+
+    def _size_of(self, image_shape: tuple[int, ...], size: tuple[int, int] | None) -> tuple[int, int]:
+        if size is not None:
+            return size
+        h, w = image_shape[:2]
+        return self.input_size_for(None, w, h)
+
+    def infer(
+        self,
+        image: npt.NDArray[np.uint8],
+        size: tuple[int, int] | None = None,
+        before_run: Callable[[], None] | None = None,
+    ) -> list[np.ndarray]:
+        """Preprocess ``image`` (a frame, or a view of a region of one: read in place, never copied) at model
+        input ``size`` (W, H; None: ``detector.input`` for this image) and run; the pixel buffers are zeroed
+        before this returns.
 
         ``before_run`` is called between preprocessing and ``session.run`` (the runner hands the previous
         frame's results on there, so their Python work overlaps the run, which holds no GIL).
         """
+        pre = self._slot(self._size_of(image.shape, size))[0]
         t0 = time.perf_counter()
         try:
-            feed = {self.input_name: self.preprocess(frame)}
+            feed = {self.input_name: pre(image)}
             t1 = time.perf_counter()
             self.preprocess_s += t1 - t0
             if before_run is not None:
@@ -96,7 +172,7 @@ class PersonDetector:
             self.inference_s += time.perf_counter() - t1
             return out
         finally:
-            self.preprocess.scrub()
+            pre.scrub()
 
     def infer_batch(
         self,
@@ -104,17 +180,15 @@ class PersonDetector:
         size: tuple[int, int] | None = None,
         before_run: Callable[[], None] | None = None,
     ) -> list[list[np.ndarray]]:
-        """Outputs per image, in order, of one ``session.run`` over ``images`` at input ``size`` (width, height;
-        None: the manifest's). Every pixel buffer is zeroed before this returns. A model whose batch dim is
-        fixed at 1 runs the images one by one.
+        """Outputs per image, in order, of one ``session.run`` over ``images`` (frames, or views of regions of
+        frames) at one model input ``size`` (W, H; None: ``detector.input`` for the first image). Every pixel
+        buffer is zeroed before this returns. A model whose batch dim is fixed at 1 runs them one by one.
         """
+        size = self._size_of(images[0].shape, size)
         if not self.batches or len(images) == 1:
-            return [self.infer(image, before_run if i == 0 else None) for i, image in enumerate(images)]
-        pre = self.preprocess
-        spec = pre.spec
-        if size is not None and size != (spec.width, spec.height):
-            raise ValueError(f"input size {size} is not this detector's {spec.width}x{spec.height}")
-        batch = self._batch_input((spec.width, spec.height), len(images))
+            return [self.infer(image, size, before_run if i == 0 else None) for i, image in enumerate(images)]
+        pre = self._slot(size)[0]
+        batch = self._batch_input(size, len(images))
         t0 = time.perf_counter()
         try:
             for i, image in enumerate(images):
@@ -136,31 +210,50 @@ class PersonDetector:
         """The batch input of this size, grown (once, to the largest batch asked) when ``n`` does not fit."""
         batch = self._batch_inputs.get(size)
         if batch is None or batch.capacity < n:
-            batch = self._batch_inputs[size] = BatchInput(n, size[1], size[0])  # the old one is zero: scrubbed
+            for old in [s for s in self._batch_inputs if s not in self._sizes]:  # bounded like the sizes
+                del self._batch_inputs[old]  # zero, as every batch input between runs
+            batch = self._batch_inputs[size] = BatchInput(n, size[1], size[0])
         return batch
 
-    def postprocess(self, outputs: list[np.ndarray], frame_shape: tuple[int, ...]) -> Detections:
+    def postprocess(
+        self, outputs: list[np.ndarray], image_shape: tuple[int, ...], size: tuple[int, int] | None = None
+    ) -> Detections:
         t0 = time.perf_counter()
         try:
-            return self.decoder_for(frame_shape)(outputs)
+            return self.decoder_for(image_shape, size)(outputs)
         finally:
             self.postprocess_s += time.perf_counter() - t0
 
-    def decoder_for(self, frame_shape: tuple[int, ...]) -> BoxDecoder:
-        """Everything needed to decode this model's outputs for a frame of ``frame_shape`` (h, w, ...): numbers
-        only, frozen, so decoding can run in any thread. One per frame size, kept (a few sizes at most)."""
-        h, w = frame_shape[:2]
-        decoder = self._decoders.get((h, w))
+    def decoder_for(
+        self,
+        image_shape: tuple[int, ...],
+        size: tuple[int, int] | None = None,
+        origin: tuple[int, int] = (0, 0),
+        frame_shape: tuple[int, ...] | None = None,
+    ) -> BoxDecoder:
+        """Everything needed to decode this model's outputs at input ``size`` (None: as ``infer``) for an image
+        of ``image_shape`` (h, w, ...) whose top-left pixel is at ``origin`` (x, y) of a frame of ``frame_shape``
+        (default: the image is the frame). Boxes come out in frame pixels, clipped to the image's rectangle.
+        Numbers only, frozen, so decoding can run in any thread; kept per image, size and origin (a few)."""
+        h, w = image_shape[:2]
+        size = self._size_of(image_shape, size)
+        fh, fw = frame_shape[:2] if frame_shape is not None else (h + origin[1], w + origin[0])
+        key = (h, w, size, origin, fh, fw)
+        decoder = self._decoders.get(key)
         if decoder is None:
-            scale, offset = self.preprocess.mapping(h, w)
-            decoder = BoxDecoder(self.decoder, scale, offset, (w, h), self.thresholds)
-            if len(self._decoders) < 16:  # bounded: frame sizes change rarely (a reconnect, a new stream)
-                self._decoders[(h, w)] = decoder
+            pre, family = self._slot(size)
+            scale, offset = pre.mapping(h, w)
+            image = None if (origin, (fw, fh)) == ((0, 0), (w, h)) else (w, h)
+            decoder = BoxDecoder(family, scale, offset, (fw, fh), self.thresholds, tuple(origin), image)  # type: ignore[arg-type]
+            if len(self._decoders) < 32:  # bounded: sizes and regions change rarely (a reconnect, a new stream)
+                self._decoders[key] = decoder
         return decoder
 
-    def __call__(self, frame: npt.NDArray[np.uint8]) -> Detections:
-        shape = frame.shape
-        return self.postprocess(self.infer(frame), shape)
+    def __call__(self, image: npt.NDArray[np.uint8], size: tuple[int, int] | None = None) -> Detections:
+        """People in ``image`` (a whole frame) at input ``size`` (None: ``detector.input``, auto by default)."""
+        shape = image.shape
+        size = self._size_of(shape, size)
+        return self.postprocess(self.infer(image, size), shape, size)
 
 
 def _check_input_shape(got: list, spec: InputSpec, path: Path) -> None:
@@ -182,8 +275,9 @@ def load_detector(
     settings: SessionSettings = SessionSettings(),
     thresholds: Thresholds = Thresholds(),
     models_directory: Path | None = None,
+    geometry: InputGeometry = InputGeometry(),
 ) -> PersonDetector:
     """Resolve a manifest name, verify the file's sha256, and build a warmed-up detector."""
     name, entry, path = resolve(model, models_directory)
     data = read_verified(path, entry)
-    return PersonDetector(name, entry, path, data, settings, thresholds)
+    return PersonDetector(name, entry, path, data, settings, thresholds, geometry)
