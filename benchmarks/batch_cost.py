@@ -1,5 +1,6 @@
 """What a batched run costs per frame: ``PersonDetector.infer_batch`` (preprocess into the batch input, one
-``session.run``, scrub) on real frames of the bundled clip, batch 1, 2 and 4 alternating in rounds.
+``session.run``, scrub) on real whole frames of the bundled clip at the auto input size, batch 1, 2 and 4
+alternating in rounds.
 
 Prints CPU ms per frame (``time.process_time``: the work, less sensitive to other processes than the clock)
 and wall ms per frame. Figures and conditions: benchmarks/results/BATCH.md.
@@ -48,8 +49,10 @@ def main() -> None:
     args = p.parse_args()
     det = load_detector(args.model, SessionSettings(threads=args.threads))
     images = clip_frames()
+    h, w = images[0].shape[:2]
+    size = det.input_size_for(None, w, h)  # detector.input (auto by default) for the whole frame
     for n in SIZES:  # first runs at each batch size allocate and pick kernels
-        det.infer_batch(images[:n])
+        det.infer_batch(images[:n], size)
     cpu: dict[int, list[float]] = {n: [] for n in SIZES}
     wall: dict[int, list[float]] = {n: [] for n in SIZES}
     load_before = os.getloadavg()
@@ -57,13 +60,13 @@ def main() -> None:
         for n in SIZES if r % 2 == 0 else SIZES[::-1]:
             c0, w0 = time.process_time(), time.perf_counter()
             for _ in range(args.frames // n):
-                det.infer_batch(images[:n])
+                det.infer_batch(images[:n], size)
             cpu[n].append((time.process_time() - c0) / args.frames * 1000)
             wall[n].append((time.perf_counter() - w0) / args.frames * 1000)
     result = {
         "model": args.model,
         "threads": args.threads,
-        "input": f"{det.entry.input.width}x{det.entry.input.height}",
+        "input": "{}x{}".format(*size),
         "load_before": load_before,
         "load_after": os.getloadavg(),
         "cpu_ms_per_frame": cpu,
