@@ -185,3 +185,34 @@ def test_a_camera_input_the_model_cannot_run_is_refused_when_the_runner_is_built
     data["cameras"][0]["input"] = "416x300"
     with pytest.raises(ConfigError, match=r"cameras\.0\.input: 416x300: both sides must be multiples of 32"):
         Runner(parse_config(yaml.safe_dump(data)), [], detectors=[fp32_detector])
+
+
+def test_cameras_with_an_attribute_stage_are_never_batched(short_clip):
+    """The attribute stage needs its frame's pixels after inference, so such a camera keeps the single-frame
+    path whatever ``detector.batch`` says; every frame is still inferred."""
+    from edgeanon.pixels.detector import PersonDetector
+    from tests.helpers.face_stage import JUSTIFICATION
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    cam = data["cameras"][0]
+    cam["source"].update({"path": str(short_clip), "realtime": False, "loop": False})
+    second = copy.deepcopy(cam)
+    second["id"] = "sample2"
+    data["cameras"].append(second)
+    data["purposes"].append({"id": "attributes", "justification": JUSTIFICATION})
+    data["attributes"] = {"estimate": ["age_band", "gender"]}
+    data["detector"]["batch"] = 2
+    cfg = parse_config(yaml.safe_dump(data), "attributes-batch.yaml")
+    batched: list[int] = []
+    infer_batch = PersonDetector.infer_batch
+
+    def spy(self, images, size=None, before_run=None):
+        batched.append(len(images))
+        return infer_batch(self, images, size, before_run)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PersonDetector, "infer_batch", spy)
+        runner = run_to_end(cfg, [])
+    assert all(a.traits is not None for a in runner.analytics.values())
+    assert batched == []
+    assert {s.camera: s.counters.inferred for s in runner.statuses()} == {"sample": 80, "sample2": 80}
