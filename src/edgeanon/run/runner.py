@@ -63,8 +63,15 @@ class _Inferred:
     track_s: float = 0.0
 
 
-# A frame taken for a batch: its reader, the frame, the view of its region, and the decoder for its outputs.
-_Job = tuple[CameraReader, Frame, "npt.NDArray[np.uint8]", BoxDecoder]
+@dataclass(slots=True)
+class _Job:
+    """A frame taken for a batch, with the view of its camera's region (dropped before the frame's release)."""
+
+    reader: CameraReader
+    frame: Frame
+    image: npt.NDArray[np.uint8] | None
+    decoder: BoxDecoder
+
 
 INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
 # Readers and the analytics thread run this much nicer than the detector workers: onnxruntime, the critical
@@ -292,13 +299,15 @@ class Runner:
         try:
             for reader, frame in group:
                 image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
-                parts.setdefault(size, []).append((reader, frame, image, decoder))
+                parts.setdefault(size, []).append(_Job(reader, frame, image, decoder))
+                del image  # held by the job only, until the run
             for size, part in parts.items():
-                for _, frame, _, _ in part:
-                    del unreleased[id(frame)]  # _infer_batch releases them, whatever happens
+                for job in part:
+                    del unreleased[id(job.frame)]  # _infer_batch releases them, whatever happens
                 pending.extend(self._infer_batch(detector, part, size, before_run))
         finally:
-            parts.clear()  # views of the frames' pixels: nothing keeps them past the release
+            for job in (job for part in parts.values() for job in part):
+                job.image = None  # a view of the frame's pixels: nothing keeps it past the release
             for reader, frame in unreleased.values():
                 reader.release(frame, Fate.INFERRED)
 
@@ -313,14 +322,17 @@ class Runner:
         after it."""
         t0 = time.perf_counter()
         try:
-            outputs = detector.infer_batch([image for _, _, image, _ in jobs], size, before_run=before_run)
+            images = [job.image for job in jobs if job.image is not None]
+            outputs = detector.infer_batch(images, size, before_run=before_run)
         finally:
-            for reader, frame, _, _ in jobs:
-                reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
+            images = []
+            for job in jobs:
+                job.image = None  # a view of the frame's pixels: nothing keeps it past the release
+                job.reader.release(job.frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
         share = (time.perf_counter() - t0) / len(jobs)
         return [
-            _Inferred(reader.cam.id, decoder, out, frame.t, frame.wall, reader.generation, share)
-            for (reader, frame, _, decoder), out in zip(jobs, outputs, strict=True)
+            _Inferred(job.reader.cam.id, job.decoder, out, job.frame.t, job.frame.wall, job.reader.generation, share)
+            for job, out in zip(jobs, outputs, strict=True)
         ]
 
     def _region_input(
