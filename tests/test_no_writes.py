@@ -183,9 +183,9 @@ def test_full_run_writes_no_file_and_sends_nowhere(tmp_path):
     offending = offending_calls(text, allowed, str(tmp_path / "data"))
     # a full pass, every frame accounted for (a minute boundary may split it over two bucket summaries); played
     # in real time under strace on a shared box, a few frames may be dropped by the newest-frame slot
-    counts = re.findall(r"frames (\d+) inferred / (\d+) captured \((\d+) dropped, (\d+) skipped\)", stdout)
-    inferred, captured, dropped, skipped = (sum(int(c[i]) for c in counts) for i in range(4))
-    assert captured == 250 == inferred + dropped + skipped, stdout[-2000:]
+    counts = re.findall(r"frames (\d+) inferred / (\d+) captured \((\d+) dropped, (\d+) skipped, (\d+) idle\)", stdout)
+    inferred, captured, dropped, skipped, idle = (sum(int(c[i]) for c in counts) for i in range(5))
+    assert captured == 250 == inferred + dropped + skipped + idle, stdout[-2000:]
     assert inferred >= 125, stdout[-2000:]  # most frames really went through the detector
     assert offending == [], "\n".join(offending[:20])
     assert re.search(r"write\(\d+</[^<>]*/data/audit\.jsonl>", text), "the trace must see the audit log's writes"

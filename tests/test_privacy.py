@@ -233,11 +233,22 @@ def test_frames_are_released_before_their_results_are_queued(traced_run):
     assert queued == [], queued[:5]
 
 
+def test_idle_skipping_copies_are_zero_after_the_run(traced_run):
+    """The motion test's small grey copies (``pixels.motion``, on by default) are pixels: all zero once the camera
+    has stopped, though they held the last inferred frame's copy during the run."""
+    runner, _, _, _ = traced_run
+    assert runner.cfg.detector.skip_idle
+    for reader in runner.readers:
+        buffers = reader.motion.buffers()
+        assert all(b.shape[1] == 64 for b in buffers), [b.shape for b in buffers]  # it ran (64 cells across)
+        assert not any(b.any() for b in buffers)
+
+
 def test_frame_accounting_balances(traced_run):
     runner, rec, _, _ = traced_run
     c = runner.statuses()[0].counters
     assert c.captured == 250 and c.inferred == 250
-    assert c.captured == c.inferred + c.dropped + c.skipped == c.released
+    assert c.captured == c.inferred + c.dropped + c.skipped + c.idle == c.released
     frames = {k: sum(b.cameras["sample"].frames[k] for b in rec.buckets) for k in FATES}
     assert frames["captured"] == c.captured and frames["inferred"] == c.inferred
 
@@ -253,7 +264,7 @@ def test_only_the_release_path_counts_releases():
                     if (
                         isinstance(sub, ast.AugAssign)
                         and isinstance(sub.target, ast.Attribute)
-                        and sub.target.attr in {"released", "inferred", "dropped", "skipped"}
+                        and sub.target.attr in {"released", "inferred", "dropped", "skipped", "idle"}
                     ):
                         writers.append((path.name, node.name, sub.target.attr))
     assert sorted({(f, fn) for f, fn, _ in writers}) == [("frames.py", "release")], writers
@@ -347,7 +358,7 @@ def test_a_frame_whose_inference_raises_is_zeroed_and_counted():
     assert seen["zero_after_release"] is True
     c = runner.statuses()[0].counters
     assert c.captured == 250
-    assert c.captured == c.inferred + c.dropped + c.skipped == c.released
+    assert c.captured == c.inferred + c.dropped + c.skipped + c.idle == c.released
     assert c.inferred == 250  # read as fast as the detector goes, nothing is dropped: the failed frame is here
     assert len(rec.frames) == 249  # every frame but the failed one reached analytics and the sinks
     frames = {k: sum(b.cameras["sample"].frames[k] for b in rec.buckets) for k in FATES}

@@ -27,7 +27,7 @@ def make_bucket(start: int, seed: int = 0, length: int = 60) -> Bucket:
 
     cams = {
         cam: CameraBucket(
-            frames={"captured": 100 + s, "inferred": 90 + ci, "dropped": s % 4, "skipped": ci},
+            frames={"captured": 100 + s, "inferred": 90 + ci, "dropped": s % 4, "skipped": ci, "idle": s % 3},
             occupancy_sum=3 * s + ci,
             occupancy_frames=90 + ci,
             occupancy_max=(s + ci) % 8,
@@ -41,6 +41,6 @@ def make_bucket(start: int, seed: int = 0, length: int = 60) -> Bucket:
 
 
 def small_bucket(start: int, captured: int = 1, length: int = 60) -> Bucket:
-    """One camera, no zones or lines: 7 camera rows + 3 site rows."""
-    frames = {"captured": captured, "inferred": captured, "dropped": 0, "skipped": 0}
+    """One camera, no zones or lines: 9 camera rows (5 frame counts, down_seconds, 3 occupancy) + 3 site rows."""
+    frames = {"captured": captured, "inferred": captured, "dropped": 0, "skipped": 0, "idle": 0}
     return Bucket(start, length, {"cam": CameraBucket(frames=frames)})

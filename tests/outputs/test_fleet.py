@@ -277,7 +277,8 @@ def _settled(dev: Device) -> dict[tuple[str, str, str], float] | None:
     frames = {
         dict(k[1])["fate"]: v for k, v in m.items() if k[0] == "edgeanon_frames_total" and ("camera", "door") in k[1]
     }
-    if frames["captured"] != frames["inferred"] + frames["dropped"] + frames["skipped"] or dev.crossings() != first:
+    fates = frames["inferred"] + frames["dropped"] + frames["skipped"] + frames["idle"]
+    if frames["captured"] != fates or dev.crossings() != first:
         return None
     return first
 

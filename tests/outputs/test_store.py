@@ -58,7 +58,7 @@ def expected(bucket: Bucket) -> dict[tuple[str, str, str, str], float]:
 
 def hand_bucket() -> Bucket:
     entrance = CameraBucket(
-        frames={"captured": 100, "inferred": 90, "dropped": 6, "skipped": 4},
+        frames={"captured": 100, "inferred": 90, "dropped": 6, "skipped": 2, "idle": 2},
         occupancy_sum=270,
         occupancy_frames=90,
         occupancy_max=5,
@@ -71,7 +71,7 @@ def hand_bucket() -> Bucket:
         down_since=T0 - 30.0,
     )
     aisle = CameraBucket(
-        frames={"captured": 50, "inferred": 50, "dropped": 0, "skipped": 0},
+        frames={"captured": 50, "inferred": 50, "dropped": 0, "skipped": 0, "idle": 0},
         occupancy_sum=25,
         occupancy_frames=50,
         occupancy_max=2,
@@ -83,7 +83,8 @@ def hand_bucket() -> Bucket:
 HAND_EXPECTED = {
     **{("entrance", "camera", "", f"frames_{k}"): v for k, v in (("captured", 100), ("inferred", 90))},
     ("entrance", "camera", "", "frames_dropped"): 6,
-    ("entrance", "camera", "", "frames_skipped"): 4,
+    ("entrance", "camera", "", "frames_skipped"): 2,
+    ("entrance", "camera", "", "frames_idle"): 2,
     ("entrance", "camera", "", "occupancy_sum"): 270,
     ("entrance", "camera", "", "occupancy_frames"): 90,
     ("entrance", "camera", "", "occupancy_max"): 5,
@@ -107,6 +108,7 @@ HAND_EXPECTED = {
     ("aisle", "camera", "", "frames_inferred"): 50,
     ("aisle", "camera", "", "frames_dropped"): 0,
     ("aisle", "camera", "", "frames_skipped"): 0,
+    ("aisle", "camera", "", "frames_idle"): 0,
     ("aisle", "camera", "", "occupancy_sum"): 25,
     ("aisle", "camera", "", "occupancy_frames"): 50,
     ("aisle", "camera", "", "occupancy_max"): 2,
@@ -125,7 +127,7 @@ HAND_EXPECTED = {
 def test_round_trip_and_durability_pragmas(tmp_path):
     db = tmp_path / "data" / "agg.db"  # the named directory is created
     with open_store(db) as store:
-        assert store.write_bucket(hand_bucket()) == len(HAND_EXPECTED) == 52
+        assert store.write_bucket(hand_bucket()) == len(HAND_EXPECTED) == 54  # 52 before issue 15's frames_idle
         rows = store.rows()
         assert values(rows) == HAND_EXPECTED
         assert {(r["bucket_start"], r["bucket_seconds"]) for r in rows} == {(T0, 60)}
@@ -302,15 +304,15 @@ def test_retention_purges_at_startup_and_hourly(tmp_path):
         s.write_bucket(small_bucket(T0 - DAY))
     calls.clear()
     with open_store(db, retention_days=2, clock=lambda: now[0], on_purge=lambda n, c: calls.append((n, c))) as s:
-        assert calls == [(22, cutoff)]  # two buckets of 11 rows each
+        assert calls == [(24, cutoff)]  # two buckets of 12 rows each (11 before issue 15's frames_idle)
         assert sorted({r["bucket_start"] for r in s.rows()}) == [cutoff - 60, T0 - DAY]
         now[0] = T0 + 3599.0  # the cutoff-60 bucket is now past retention, but an hour has not passed
         assert s.maybe_purge() is None
         assert len(calls) == 1
         assert sorted({r["bucket_start"] for r in s.rows()}) == [cutoff - 60, T0 - DAY]
         now[0] = T0 + 3600.0
-        assert s.maybe_purge() == 11
-        assert calls[-1] == (11, cutoff + 3600)
+        assert s.maybe_purge() == 12
+        assert calls[-1] == (12, cutoff + 3600)
         assert {r["bucket_start"] for r in s.rows()} == {T0 - DAY}
         assert s.maybe_purge() is None  # not again until the next hour
         now[0] = T0 + 1800.0  # the wall clock was set back: purge rather than wait for it to catch up
@@ -328,7 +330,7 @@ def test_store_sink_purges_via_maybe_purge(tmp_path):
     assert len(calls) == 1
     now[0] = T0 + 3600.0
     sink.on_bucket(small_bucket(T0))
-    assert calls == [0, 11]
+    assert calls == [0, 12]  # one bucket's rows
     assert {r["bucket_start"] for r in store.rows()} == {T0}
     sink.close()
 

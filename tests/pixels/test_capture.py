@@ -133,7 +133,7 @@ def test_release_zeroes_in_place_and_counts_exactly_one_fate(fate: Fate) -> None
     assert id(first) == before
     assert not first.any() and not view.any()
     c = pool.counters
-    fates = {"inferred": c.inferred, "dropped": c.dropped, "skipped": c.skipped}
+    fates = {"inferred": c.inferred, "dropped": c.dropped, "skipped": c.skipped, "idle": c.idle}
     assert fates == {f.value: int(f is fate) for f in Fate}
     assert (c.captured, c.released) == (1, 1)
     assert c.balanced()

@@ -24,7 +24,7 @@ from tests.helpers.service import base_config, clip_camera, running, write_confi
 RUN_S = 45.0
 BUCKET_S = 10
 TZ = "America/Sao_Paulo"
-FATES = ("inferred", "dropped", "skipped")
+FATES = ("inferred", "dropped", "skipped", "idle")
 
 
 @dataclass
@@ -107,11 +107,11 @@ def test_captured_equals_the_fates_in_every_stored_bucket(run):
 
 def test_captured_equals_the_fates_in_every_summary(run):
     summaries = re.findall(
-        r"  (\w+): .*?frames (\d+) inferred / (\d+) captured \((\d+) dropped, (\d+) skipped\)", run.stdout
+        r"  (\w+): .*?frames (\d+) inferred / (\d+) captured \((\d+) dropped, (\d+) skipped, (\d+) idle\)", run.stdout
     )
     assert len(summaries) >= 2 * (RUN_S // BUCKET_S - 1), run.stdout[-2000:]
-    for cam, inferred, captured, dropped, skipped in summaries:
-        assert int(captured) == int(inferred) + int(dropped) + int(skipped), (cam, inferred, captured, dropped, skipped)
+    for cam, inferred, captured, *others in summaries:
+        assert int(captured) == int(inferred) + sum(map(int, others)), (cam, inferred, captured, others)
 
 
 def test_a_frame_in_flight_at_a_boundary_counts_in_one_bucket():
@@ -121,7 +121,7 @@ def test_a_frame_in_flight_at_a_boundary_counts_in_one_bucket():
     from edgeanon.outputs.live import FATE_NAMES
     from edgeanon.pixels.frames import Fate, FramePool
 
-    # a new fate (issue 12's idle) is one name in each of these, and then counts like the others
+    # a new fate (issue 15's idle) is one name in each of these, and then counts like the others
     assert tuple(f.value for f in Fate) == FATE_NAMES == BUCKET_FATES[1:] and BUCKET_FATES[0] == "captured"
     now = [1_700_000_005.0]
     buckets = []
@@ -145,11 +145,13 @@ def test_a_frame_in_flight_at_a_boundary_counts_in_one_bucket():
     now[0] += 10.0  # the bucket ends while the frame is being inferred
     agg.tick()
     pool.release(frame, Fate.INFERRED)
+    pool.captured()  # a second frame, released idle (not inferred: no motion, no track)
+    pool.release(frame, Fate.IDLE)
     agg.flush()
     first, second = (b.cameras["cam"].frames for b in buckets)
-    assert first == {"captured": 0, "inferred": 0, "dropped": 0, "skipped": 0}
-    assert second == {"captured": 1, "inferred": 1, "dropped": 0, "skipped": 0}
-    assert pool.counters.accounted() == {"captured": 1, "inferred": 1, "dropped": 0, "skipped": 0}
+    assert first == {"captured": 0, "inferred": 0, "dropped": 0, "skipped": 0, "idle": 0}
+    assert second == {"captured": 2, "inferred": 1, "dropped": 0, "skipped": 0, "idle": 1}
+    assert pool.counters.accounted() == {"captured": 2, "inferred": 1, "dropped": 0, "skipped": 0, "idle": 1}
     assert pool.counters.balanced()
 
 

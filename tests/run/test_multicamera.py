@@ -121,7 +121,7 @@ def _three_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[tuple[in
     third = copy.deepcopy(cam)
     third.update(id="sample3", input="384x288")  # the others: auto over their roi, 416x288
     data["cameras"] += [second, third]
-    data["detector"]["batch"] = batch
+    data["detector"].update(batch=batch, skip_idle=False)  # every frame inferred: counts compare frame by frame
     cfg = parse_config(yaml.safe_dump(data), f"batch-{batch}.yaml")
     sizes: list[tuple[int, tuple]] = []
     released: set[tuple[str, float]] = set()

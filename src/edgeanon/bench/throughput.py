@@ -40,7 +40,7 @@ def build_runner(cfg, detectors=None) -> tuple[Any, Callable[[], None]]:
 def counters(runner) -> dict[str, dict[str, int]]:
     """Each camera's frame counters, read now."""
     return {
-        s.camera: {k: int(getattr(s.counters, k)) for k in ("captured", "inferred", "dropped", "skipped")}
+        s.camera: {k: int(getattr(s.counters, k)) for k in ("captured", "inferred", "dropped", "skipped", "idle")}
         for s in runner.statuses()
     }
 

@@ -59,6 +59,11 @@ class DetectorConfig(StrictModel):
         "one batched run (1: off, the default: on the 2-core Xeon measured, a batch was no cheaper per frame and "
         "raised the delay; see benchmarks/results/BATCH.md). Cameras with an attribute stage always run alone.",
     )
+    skip_idle: bool = Field(
+        True,
+        description="Skip inference on a frame that shows no motion against the last inferred frame while the "
+        "camera has no track: it is counted as fate `idle`, at the tracker's occupancy (0 with no track).",
+    )
     input: InputSize = "auto"
     resize: Literal["stretch", "letterbox"] | None = Field(
         None,

@@ -17,7 +17,7 @@ from edgeanon.counting.bins import DWELL_BUCKETS_S
 from edgeanon.guidebook import policy
 
 DIRECTIONS = ("in", "out")
-FATES = ("captured", "inferred", "dropped", "skipped")
+FATES = ("captured", "inferred", "dropped", "skipped", "idle")
 AttributeKey = tuple[str, str, str]  # (kind, place, bin): a key of bins.KINDS, a zone or line name, one of its bins
 
 
@@ -102,7 +102,7 @@ class FrameResult:
     # people first seen in each heatmap cell in this frame, counted once per cell per bucket ``heat_bucket``
     heat: np.ndarray | None = None
     heat_bucket: int | None = None  # the bucket start the heat's distinct count refers to (open_bucket)
-    inference_s: float = 0.0
+    inference_s: float | None = 0.0  # None for an idle frame: not inferred
     # (kind, place, bin) -> count in this frame: kind a key of attributes.bins.KINDS, place a zone or line name
     # from the config, bin one of KINDS[kind]. Counts of visits/crossings/groups, never of a track.
     attributes: dict[AttributeKey, int] = field(default_factory=dict)
@@ -123,7 +123,7 @@ class LiveCounts:
     queue_length: dict[str, int]  # queue zone -> people in it
     queue_wait: dict[str, float | None]  # queue zone -> current wait estimate, None below k people
     site_occupancy: int  # people in the site now (entrance lines' in minus out)
-    inference_s: float = 0.0  # this frame's detector time (the Prometheus latency histogram)
+    inference_s: float | None = 0.0  # this frame's detector time (the Prometheus latency histogram); None: idle
 
 
 class Sink(Protocol):

@@ -38,7 +38,7 @@ class ConsoleSink:
                 down = f"DOWN since {since} ({cb.down_s:.0f} s of this bucket), "
             parts = [
                 f"  {cam}: {down}frames {f['inferred']} inferred / {f['captured']} captured "
-                f"({f['dropped']} dropped, {f['skipped']} skipped)"
+                f"({f['dropped']} dropped, {f['skipped']} skipped, {f['idle']} idle)"
                 + (
                     f", people mean {cb.occupancy_mean:.1f} max {cb.occupancy_max}"
                     if "camera_occupancy" in cb.outputs

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The fates a captured frame can end in; each is a field of ``FrameCounters`` (a new fate, such as ``idle``,
-# is one more name here, one more field below and one more ``frames.Fate``).
-FATE_NAMES = ("inferred", "dropped", "skipped")
+# The fates a captured frame can end in; each is a field of ``FrameCounters`` (a new fate is one more name
+# here, one more field below and one more ``frames.Fate``).
+FATE_NAMES = ("inferred", "dropped", "skipped", "idle")
 
 
 @dataclass
@@ -16,13 +16,14 @@ class FrameCounters:
     ``captured`` counts frames as they are read, so ``captured - released`` are the frames in flight (in the
     newest-frame slot or being inferred). What leaves the process (metrics, buckets, the live line) is
     ``accounted()``: frames whose fate is decided, with the capture counted together with the fate, so that
-    ``captured = inferred + dropped + skipped`` holds in every scrape and every bucket.
+    ``captured = inferred + dropped + skipped + idle`` holds in every scrape and every bucket.
     """
 
     captured: int = 0
     inferred: int = 0
     dropped: int = 0
     skipped: int = 0
+    idle: int = 0  # not inferred: no motion and no track (``pixels.motion``); counted at occupancy 0
     released: int = 0
 
     def balanced(self) -> bool:

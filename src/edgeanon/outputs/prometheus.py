@@ -33,7 +33,9 @@ class _CameraHealth(Collector):
         frames = CounterMetricFamily(
             "edgeanon_frames",
             "Captured frames and the fate of each: inferred, dropped (a newer frame replaced it "
-            "before inference) or skipped (pacing). Every frame is zeroed when its fate is decided.",
+            "before inference), skipped (pacing) or idle (not inferred: no motion and no track, "
+            "detector.skip_idle; counted in occupancy means at the tracker's occupancy, 0 with no track). "
+            "captured = inferred + dropped + skipped + idle. Every frame is zeroed when its fate is decided.",
             labels=["camera", "fate"],
         )
         reconnects = CounterMetricFamily(
@@ -102,7 +104,7 @@ class PrometheusSink:
         r.register(_CameraHealth(statuses))
         self.inference = Histogram(
             "edgeanon_inference_seconds",
-            "Detector time per frame (preprocess to NMS).",
+            "Detector time per inferred frame (preprocess to NMS); idle frames are not observed.",
             ["camera"],
             buckets=INFERENCE_BUCKETS,
             registry=r,
@@ -249,7 +251,8 @@ class PrometheusSink:
 
     def on_frame(self, live: LiveCounts) -> None:
         cam = live.camera
-        self.inference.labels(cam).observe(live.inference_s)
+        if live.inference_s is not None:  # None: an idle frame, not inferred
+            self.inference.labels(cam).observe(live.inference_s)
         if self.camera_occupancy is not None and live.occupancy is not None:
             self.camera_occupancy.labels(cam).set(live.occupancy)
         if self.zone_occupancy is not None:

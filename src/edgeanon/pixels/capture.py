@@ -1,7 +1,8 @@
 """Camera readers: one thread per source that opens it, reads it, paces it and keeps only the newest frame.
 
 Every frame read goes through the camera's ``FramePool`` (see ``edgeanon.pixels.frames``): it is inferred,
-dropped by the newest-frame slot or skipped by pacing, and released exactly once either way.
+idle (not inferred: no motion and no track, ``edgeanon.pixels.motion``), dropped by the newest-frame slot or
+skipped by pacing, and released exactly once either way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from edgeanon.config.sources import FileSource
 from edgeanon.outputs.live import CameraStatus
 from edgeanon.pixels import view
 from edgeanon.pixels.frames import Buffer, Fate, Frame, FramePool, FrameSlot
+from edgeanon.pixels.motion import MotionTest
 from edgeanon.pixels.pacing import Timeline
 from edgeanon.pixels.sources import Backoff, describe_source, open_source, resolve_file
 
@@ -83,6 +85,8 @@ class CameraReader:
         self._in_backend = False  # inside OpenCV's open() or read() (see join)
         self.decode_s = 0.0  # seconds spent in read()+decode, for the benchmark's stage breakdown
         self.view = view.ViewCheck()  # moved, covered or defocused? (numbers only; see edgeanon.pixels.view)
+        # idle skipping: small grey copies, used only by the detector worker holding this camera's frame
+        self.motion = MotionTest()
         self._next_view = -math.inf  # frame time of the next view sample
 
     # ---- runner side

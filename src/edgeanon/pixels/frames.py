@@ -1,9 +1,10 @@
 """Frame buffers and their accounted release: the pool, the frame value and the newest-frame slot.
 
 Pixels live in a small fixed pool of buffers per camera. Every captured frame ends in exactly one
-of three fates - inferred, dropped (replaced by a newer frame before the detector took it) or
-skipped (pacing) - and ``FramePool.release`` is the single place that zeroes the buffer and counts
-the fate, so ``captured == inferred + dropped + skipped == released`` once a camera has stopped.
+of four fates - inferred, dropped (replaced by a newer frame before the detector took it), skipped
+(pacing) or idle (no motion and no track, so not inferred: ``pixels.motion``) - and ``FramePool.release``
+is the single place that zeroes the buffer and counts the fate, so
+``captured == inferred + dropped + skipped + idle == released`` once a camera has stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Fate(StrEnum):
     INFERRED = "inferred"
     DROPPED = "dropped"
     SKIPPED = "skipped"
+    IDLE = "idle"
 
 
 class FramePool:
@@ -81,6 +83,8 @@ class FramePool:
                 c.inferred += 1
             elif fate is Fate.DROPPED:
                 c.dropped += 1
+            elif fate is Fate.IDLE:
+                c.idle += 1
             else:
                 c.skipped += 1
             c.released += 1

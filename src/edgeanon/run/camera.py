@@ -7,6 +7,7 @@ normalised zones and lines need the frame size. ``Runner`` (``run.runner``) deci
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,6 +74,11 @@ class CameraCounting:
         self.movement = movement_settings(cam)
         self.motion: list[ZoneMotion] = []  # aligned with self.zones; only with zone_heading / zone_speed
         self.groups: list[LineGroups] = []  # aligned with self.lines; only with line_group_size
+        # inferred frames handed to the analytics thread, and how many of them it has counted: while they
+        # differ, the tracker does not know yet what those frames held (see ``quiet``)
+        self.frames_sent = 0  # written by the detector worker holding the camera
+        self.frames_counted = 0  # written by the analytics thread, under _settled
+        self._settled = threading.Condition()
 
     def _build(self, size: tuple[int, int]) -> None:
         cam, cap = self.cam, self.capacity
@@ -135,6 +141,22 @@ class CameraCounting:
             self.attempted[tu.started] = False
         timings["track"] += time.perf_counter() - t0
         return Tracked(tu, self.tracker.present, size)
+
+    def quiet(self, timeout: float) -> bool:
+        """No track at all (tentative, confirmed or lost), with every inferred frame handed on already counted.
+
+        For idle skipping (``run.runner``): waits up to ``timeout`` seconds for the analytics thread to count
+        the frames still on their way, since one of them may start a track; False when it does not catch up."""
+        with self._settled:
+            if not self._settled.wait_for(lambda: self.frames_counted >= self.frames_sent, timeout):
+                return False
+        return self.tracker.active == 0
+
+    def counted(self) -> None:
+        """The analytics thread has counted one inferred frame (idle frames do not count here)."""
+        with self._settled:
+            self.frames_counted += 1
+            self._settled.notify_all()
 
     @property
     def last_boxes(self) -> npt.NDArray[np.float32]:

@@ -29,12 +29,15 @@ from edgeanon.config.sources import FileSource
 from edgeanon.counting.aggregate import Aggregator
 from edgeanon.counting.analytics import SiteOccupancy
 from edgeanon.counting.bins import FACE_OUTCOMES
+from edgeanon.counting.detections import Detections
 from edgeanon.counting.results import Sink
 from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
 from edgeanon.pixels.detector.geometry import size_problem
 from edgeanon.pixels.frames import Fate, Frame
+from edgeanon.run.batches import Batches
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
+from edgeanon.run.inferred import Inferred
 from edgeanon.run.schedule import OpenClock
 from edgeanon.run.settings import attribute_settings, detector_thresholds, input_geometry, session_settings
 from edgeanon.run.turns import Turns
@@ -44,33 +47,7 @@ log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs
 STAGES = ("detect", "track", "analytics", "sinks")
 
 
-@dataclass(slots=True)
-class _Inferred:
-    """A frame after inference on its way to the analytics thread: numbers only, no pixels and no handle on
-    anything that owns pixels (the reader, the detector): raw model outputs and the frozen decoder for them."""
-
-    camera: str
-    decoder: BoxDecoder
-    outputs: list[np.ndarray]
-    t: float
-    wall: float
-    generation: int
-    infer_s: float
-    # set when the worker already tracked the frame (cameras with an attribute stage)
-    tracked: Tracked | None = None
-    estimates: Estimates | None = None
-    faces: dict[str, int] | None = None  # attribute stage outcomes (FACE_OUTCOMES) in this frame
-    track_s: float = 0.0
-
-
-@dataclass(slots=True)
-class _Job:
-    """A frame taken for a batch, with the view of its camera's region (dropped before the frame's release)."""
-
-    reader: CameraReader
-    frame: Frame
-    image: npt.NDArray[np.uint8] | None
-    decoder: BoxDecoder
+QUIET_WAIT_S = 1.0  # longest an idle candidate waits for the analytics thread to count earlier frames
 
 
 INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
@@ -90,7 +67,7 @@ class RunStats:
     last_at: float = 0.0  # ... and the latest
 
 
-class Runner:
+class Runner(Batches):
     """Owns the readers, detector workers, per-camera analytics and the aggregator."""
 
     def __init__(
@@ -147,7 +124,7 @@ class Runner:
             threading.Thread(target=self._work, args=(i, d), name=f"detect-{i}", daemon=True)
             for i, d in enumerate(self.detectors)
         ]
-        self._inferred: queue.Queue[_Inferred | None] = queue.Queue(max(INFERRED_QUEUE, cfg.detector.batch))
+        self._inferred: queue.Queue[Inferred | None] = queue.Queue(max(INFERRED_QUEUE, cfg.detector.batch))
         self._analytics_thread = threading.Thread(target=self._analyse, name="analytics", daemon=True)
         self.heartbeat = time.monotonic()
 
@@ -205,23 +182,13 @@ class Runner:
         for r in self.readers:
             r.start()
 
-    def _take_more(self, me: int, first: CameraReader, n: int) -> list[tuple[CameraReader, Frame]]:
-        """Up to ``n`` more frames to batch with ``first``'s, without waiting: other cameras whose last frame had
-        the input size of ``first``'s last and that have no attribute stage, taken in the same fairness order."""
-        size = self._sizes.get(first.cam.id)
-        if n <= 0 or size is None or not self._batchable(first):
-            return []
-        return self.turns.take_more(me, first, n, lambda r: self._batchable(r) and self._sizes.get(r.cam.id) == size)
-
-    def _batchable(self, reader: CameraReader) -> bool:
-        # The attribute stage needs its frame's pixels after inference: that camera runs alone.
-        return self.analytics[reader.cam.id].traits is None
-
-    def _hand_on(self, item: _Inferred, me: int, keep: Collection[str]) -> None:
+    def _hand_on(self, item: Inferred, me: int, keep: Collection[str]) -> None:
+        if not item.idle:
+            self.analytics[item.camera].frames_sent += 1  # before the put: quiet() then waits for it
         self._inferred.put(item)  # bounded: blocks when analytics fall behind
         self.turns.unhold(me, keep)
 
-    def _hand_on_all(self, pending: list[_Inferred], me: int, keep: Collection[str]) -> None:
+    def _hand_on_all(self, pending: list[Inferred], me: int, keep: Collection[str]) -> None:
         """Queue the pending results in order, then empty ``pending``. A camera whose result is still to be
         queued stays held, so no other worker queues that camera's next frame first."""
         for i, item in enumerate(pending):
@@ -236,7 +203,7 @@ class Runner:
         With no next frame waiting they are handed on at once. A camera stays held by one worker until its
         results are queued, so each camera's frames reach analytics in order.
         """
-        pending: list[_Inferred] = []
+        pending: list[Inferred] = []
         while True:
             got = self.turns.take(me, wait=not pending)
             if got is None:
@@ -244,7 +211,8 @@ class Runner:
                     break  # stopped
                 self._hand_on_all(pending, me, keep=())
                 continue
-            # (Frames skipped before any preprocessing, such as idle ones, are released and handed on here.)
+            if self._released_idle(me, detector, *got, pending):
+                continue
             group = [got, *self._take_more(me, got[0], self.cfg.detector.batch - 1)]
             cams = {reader.cam.id for reader, _ in group}
             hand_on_previous = functools.partial(self._hand_on_all, pending, me, cams)  # called before the run
@@ -258,9 +226,29 @@ class Runner:
                 self._hand_on_all(pending, me, keep=())
                 self.turns.unhold(me)
 
+    def _released_idle(
+        self, me: int, detector: PersonDetector, reader: CameraReader, frame: Frame, pending: list[Inferred]
+    ) -> bool:
+        """Whether the frame was released as ``idle`` before any preprocessing (``_skip_idle``); its stand-in is
+        then appended to ``pending``. Taken alone, so only its own camera stays held while earlier results go."""
+        if not self.cfg.detector.skip_idle:
+            return False
+        cam = reader.cam.id
+        try:
+            hand_on_previous = functools.partial(self._hand_on_all, pending, me, {cam})
+            idle = self._skip_idle(detector, reader, frame, self.analytics[cam], hand_on_previous)
+        except Exception:  # the frame was released (``_skip_idle`` releases it once the motion test has said idle)
+            log.exception("camera %s: frame processing failed; continuing", cam)
+            self._hand_on_all(pending, me, keep=())
+            self.turns.unhold(me)
+            return True
+        if idle is not None:
+            pending.append(idle)
+        return idle is not None
+
     def _infer_one(
         self, me: int, detector: PersonDetector, reader: CameraReader, frame: Frame, before_run: Callable[[], None]
-    ) -> _Inferred:
+    ) -> Inferred:
         """One frame, one run; a camera with an attribute stage is tracked and estimated here, before release."""
         analytics = self.analytics[reader.cam.id]
         t0 = time.perf_counter()
@@ -280,60 +268,52 @@ class Runner:
         finally:
             reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
         infer_s = time.perf_counter() - t0 - timings["track"]
-        return _Inferred(
+        return Inferred(
             reader.cam.id, decoder, outputs, frame.t, frame.wall, reader.generation, infer_s,
             tracked, estimates, faces, timings["track"],
         )  # fmt: skip
 
-    def _infer_group(
+    def _skip_idle(
         self,
         detector: PersonDetector,
-        group: list[tuple[CameraReader, Frame]],
-        pending: list[_Inferred],
-        before_run: Callable[[], None],
-    ) -> None:
-        """One run per input size in ``group`` (one size, unless a camera's frame size just changed), results
-        appended to ``pending``. Every frame is released, also when a step raises."""
-        unreleased = {id(frame): (reader, frame) for reader, frame in group}
-        parts: dict[tuple[int, int], list[_Job]] = {}
-        try:
-            for reader, frame in group:
-                image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
-                parts.setdefault(size, []).append(_Job(reader, frame, image, decoder))
-                del image  # held by the job only, until the run
-            for size, part in parts.items():
-                for job in part:
-                    del unreleased[id(job.frame)]  # _infer_batch releases them, whatever happens
-                pending.extend(self._infer_batch(detector, part, size, before_run))
-        finally:
-            for job in (job for part in parts.values() for job in part):
-                job.image = None  # a view of the frame's pixels: nothing keeps it past the release
-            for reader, frame in unreleased.values():
-                reader.release(frame, Fate.INFERRED)
+        reader: CameraReader,
+        frame: Frame,
+        analytics: CameraCounting,
+        hand_on_previous: Callable[[], None],
+    ) -> Inferred | None:
+        """Release a frame as ``idle`` if the camera has no track and nothing moved against the motion test's
+        reference, and return what stands for it: no detections, counted like any frame (occupancy means include
+        it at the tracker's occupancy, and tracks age). None: the frame must be inferred (``pixels.motion``).
 
-    def _infer_batch(
-        self,
-        detector: PersonDetector,
-        jobs: list[_Job],
-        size: tuple[int, int],
-        before_run: Callable[[], None],
-    ) -> list[_Inferred]:
-        """Regions of frames of several cameras at one input size, one ``session.run``; all frames released right
-        after it."""
+        While a track is open the test is skipped (it costs about a resize), so the reference is the last frame
+        inferred while the camera had none: when the people have left, the scene matches it again."""
+
+        def quiet() -> bool:
+            hand_on_previous()  # the previous inferred frame may start a track: let the analytics count it
+            return analytics.quiet(QUIET_WAIT_S)
+
+        if analytics.tracker.active:  # a track is open: inferred anyway, so the motion test is not even run
+            return None
         t0 = time.perf_counter()
         try:
-            images = [job.image for job in jobs if job.image is not None]
-            outputs = detector.infer_batch(images, size, before_run=before_run)
+            image, _, decoder = self._region_input(detector, reader.cam, frame.buffer)  # where the detector looks
+            if reader.motion.must_infer(image, quiet, None, reader.generation):
+                return None
+        except Exception:  # the test is an optimisation: the frame is inferred, as without it
+            log.exception("camera %s: motion test failed; inferring the frame", analytics.cam.id)
+            return None
+        timings = {"track": 0.0}
+        tracked = None
+        try:
+            if analytics.traits is not None:  # this camera is tracked in the worker (see _work)
+                tracked = analytics.track(Detections.empty(), frame.t, decoder.size, reader.generation, timings)
         finally:
-            images = []
-            for job in jobs:
-                job.image = None  # a view of the frame's pixels: nothing keeps it past the release
-                job.reader.release(job.frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
-        share = (time.perf_counter() - t0) / len(jobs)
-        return [
-            _Inferred(job.reader.cam.id, job.decoder, out, job.frame.t, job.frame.wall, job.reader.generation, share)
-            for job, out in zip(jobs, outputs, strict=True)
-        ]
+            reader.release(frame, Fate.IDLE)  # zeroed like any frame
+        idle_s = time.perf_counter() - t0 - timings["track"]
+        return Inferred(
+            analytics.cam.id, decoder, [], frame.t, frame.wall, reader.generation, idle_s,
+            tracked, None, None, timings["track"], idle=True,
+        )  # fmt: skip
 
     def _region_input(
         self, detector: PersonDetector, cam: Camera, pixels: npt.NDArray[np.uint8]
@@ -387,7 +367,7 @@ class Runner:
                 timings["track"] += item.track_s
                 if tracked is None:  # not tracked by the worker (no attribute stage): decode and track here
                     t1 = time.perf_counter()
-                    dets = item.decoder(item.outputs)
+                    dets = Detections.empty() if item.idle else item.decoder(item.outputs)
                     item.outputs = []
                     decode_s = time.perf_counter() - t1
                     detect_s += decode_s
@@ -398,7 +378,7 @@ class Runner:
                     self.aggregator.count_faces(cam, item.faces)
                 bucket = self.aggregator.open_bucket()  # the heatmap's distinct count is per this bucket
                 result = analytics.analyse(tracked, timings, item.estimates, bucket)
-                result.inference_s = detect_s
+                result.inference_s = None if item.idle else detect_s
                 t3 = time.perf_counter()
                 self.aggregator.record(result)
                 t4 = time.perf_counter()
@@ -416,6 +396,8 @@ class Runner:
             except Exception:
                 log.exception("camera %s: frame processing failed; continuing", item.camera)
             finally:
+                if not item.idle:
+                    self.analytics[item.camera].counted()  # an idle candidate of this camera may wait for it
                 self._inferred.task_done()
 
     # ---- supervisor side
@@ -452,6 +434,7 @@ class Runner:
             self._analytics_thread.join(max(0.1, deadline - time.monotonic()))
         for r in self.readers:
             r.discard_pending()
+            r.motion.clear()  # after the workers' join: the small grey copies are zeroed
         for cam, analytics in self.analytics.items():
             self.aggregator.add_attributes(cam, analytics.flush())  # groups whose window is still open
         self.aggregator.flush()

@@ -234,7 +234,8 @@ def _status_line(runner, console=None) -> None:
         a = runner.analytics[s.camera]
         zones = " ".join(f"{z.name}={z.occupancy}" for z in a.zones)
         lines = " ".join(f"{ln.name} in={ln.total_in} out={ln.total_out}" for ln in a.lines)
-        text = f"{s.camera} {state} {s.fps:4.1f} fps (inferred {c['inferred']}, dropped {c['dropped']}) {zones} {lines}"
+        fates = f"inferred {c['inferred']}, dropped {c['dropped']}, idle {c['idle']}"
+        text = f"{s.camera} {state} {s.fps:4.1f} fps ({fates}) {zones} {lines}"
         parts.append(text.rstrip())
     parts.append(f"site occupancy {runner.site.value}")
     print("live: " + " | ".join(parts), flush=True)
