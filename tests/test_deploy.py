@@ -736,3 +736,17 @@ def test_shipped_configs_agree_with_the_unit_and_image():
         "EdgeanonStoreErrors",
         "EdgeanonNoCrossings",
     }
+
+
+def test_frame_share_rules_divide_by_captured_frames_only():
+    """``edgeanon_frames_total`` has a series per fate *and* one for ``captured`` (the sum of the fates), so a
+    ratio over all its series counts every frame twice: a dropped share must divide by ``fate="captured"``."""
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/rules/edgeanon-recording.yml").read_text())
+    ratios = [r for g in rules["groups"] for r in g["rules"] if "edgeanon_frames_total" in r.get("expr", "")]
+    assert ratios, "no recording rule reads edgeanon_frames_total: the check below would prove nothing"
+    for rule in ratios:
+        expr = " ".join(rule["expr"].split())
+        selectors = re.findall(r"edgeanon_frames_total(\{[^}]*\})?", expr)
+        assert all('fate="' in s for s in selectors), (rule["record"], expr)
+        if "/" in expr:
+            assert 'fate="captured"' in expr.split("/", 1)[1], (rule["record"], expr)

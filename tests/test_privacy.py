@@ -327,10 +327,8 @@ def test_a_frame_whose_inference_raises_is_zeroed_and_counted():
         try:
             return orig_infer(self, frame, size, before_run)
         except RuntimeError:
-            root = frame  # the camera's region is a view of the frame buffer: released is the buffer
-            while isinstance(root.base, np.ndarray):
-                root = root.base
-            seen["buffer_id"] = id(root)
+            # the runner hands the detector a view of the camera's roi: follow it to the frame buffer it shows
+            seen["buffer_id"] = id(frame if frame.base is None else frame.base)
             seen["dirty_after_raise"] = [
                 n for pre in self.preprocessors() for n, a in preprocessor_buffers(pre).items() if a.any()
             ]
