@@ -135,7 +135,7 @@ def test_pixel_geometry_that_does_not_fit_the_clip_is_refused(tmp_path, capsys):
     ("extra", "message"),
     [
         (["--cameras", "2"], "drop --cameras"),
-        (["--find-max", "--spinning", "on"], "drop --find-max, --spinning"),
+        (["--find-max", "--spinning", "on", "--batch", "2"], "drop --find-max, --spinning, --batch"),
         (["--budget", "3"], "--budget 3 is shorter than one run"),
         (["--budget", "0"], "--budget must be above 0"),
         (["--inputs", "big"], "--inputs big: expected config, auto, WxH such as 416x320, or a scale such as x0.8"),

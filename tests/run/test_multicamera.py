@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+from pathlib import Path
 
+import pytest
 import yaml
 
 from edgeanon.config.loader import parse_config
-from tests.helpers.paths import DEFAULT_CONFIG
+from tests.helpers.paths import CLIP, DEFAULT_CONFIG
 from tests.helpers.pipeline import RawObserver, RecordingSink, run_to_end
+from tests.helpers.streams import FFMPEG, require_ffmpeg
 
 
 def test_two_cameras_share_a_session_and_count_independently():
@@ -43,18 +47,21 @@ def test_two_cameras_share_a_session_and_count_independently():
     assert buckets == {"sample": 250, "sample2": 125}
 
 
-def test_an_overloaded_box_shares_the_detector_fairly_between_cameras():
+@pytest.mark.parametrize("batch", [1, 3])
+def test_an_overloaded_box_shares_the_detector_fairly_between_cameras(batch):
     """Five realtime copies of the clip at 10 frames/s on the fp32 model with one thread is more than this
     machine infers, so frames are dropped; every camera must still get a fair share. Their frames arrive at
-    the same instants, the worst case: oldest-frame-first alone starved one camera to a few percent."""
+    the same instants, the worst case: oldest-frame-first alone starved one camera to a few percent. With
+    batches of 3 over 5 cameras the groups are uneven (3 + 2): batch-mates are taken in the same order."""
     import time
 
+    from edgeanon.pixels.detector import PersonDetector
     from edgeanon.run.runner import Runner
 
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     cam = data["cameras"][0]
     cam["source"].update({"realtime": True, "loop": True})
-    data["detector"] = {"model": "nanodet-coco", "threads": 1}
+    data["detector"] = {"model": "nanodet-coco", "threads": 1, "batch": batch}
     data["cameras"] = []
     for i in range(5):
         c = copy.deepcopy(cam)
@@ -62,19 +69,108 @@ def test_an_overloaded_box_shares_the_detector_fairly_between_cameras():
         data["cameras"].append(c)
     data["entrances"] = []
     cfg = parse_config(yaml.safe_dump(data), "five-cameras.yaml")
-    runner = Runner(cfg, [])
-    runner.start()
-    try:
-        deadline = time.monotonic() + 6.0
-        while time.monotonic() < deadline:
-            runner.tick()
-            time.sleep(0.1)
-    finally:
-        runner.stop()
+    sizes: list[int] = []
+    orig = PersonDetector.infer_batch
+
+    def infer_batch(self, images, size=None, before_run=None):
+        sizes.append(len(images))
+        return orig(self, images, size, before_run)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PersonDetector, "infer_batch", infer_batch)
+        runner = Runner(cfg, [])
+        runner.start()
+        try:
+            deadline = time.monotonic() + 6.0
+            while time.monotonic() < deadline:
+                runner.tick()
+                time.sleep(0.1)
+        finally:
+            runner.stop()
     inferred = {s.camera: s.counters.inferred for s in runner.statuses()}
     dropped = sum(s.counters.dropped for s in runner.statuses())
     assert dropped > 0, f"not overloaded, the test proves nothing: {inferred}"
     assert min(inferred.values()) >= 0.6 * max(inferred.values()), inferred
+    assert (max(sizes, default=1) > 1) == (batch > 1), sizes  # batches formed exactly when asked for
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    """The first 80 frames of the bundled clip (three labelled crossings, frames 13, 20, 68), copied as they are."""
+    require_ffmpeg()
+    out = tmp_path_factory.mktemp("clip") / "short.avi"
+    cmd = [FFMPEG, "-v", "error", "-i", str(CLIP), "-frames:v", "80", "-c", "copy", str(out)]
+    subprocess.run(cmd, check=True, timeout=60)
+    return out
+
+
+def _three_camera_run(clip: Path, batch: int) -> tuple[dict, dict, list[tuple[int, tuple]], list[str]]:
+    """Three full-rate cameras on the same file, read as fast as the detector goes, the third at another model
+    input size: counters and per-frame (occupancy, crossings) per camera, the frame count and input size of
+    every batched run, and privacy faults: a result queued before its frame was released, or holding an image."""
+    from edgeanon.pixels.capture import CameraReader
+    from edgeanon.pixels.detector import PersonDetector
+    from edgeanon.run.runner import Runner
+    from tests.test_privacy import pixel_like_arrays
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    cam = data["cameras"][0]
+    cam["source"].update({"path": str(clip), "realtime": False, "loop": False})
+    second = copy.deepcopy(cam)
+    second["id"] = "sample2"
+    third = copy.deepcopy(cam)
+    third.update(id="sample3", input="384x288")  # the others: auto over their roi, 416x288
+    data["cameras"] += [second, third]
+    data["detector"].update(batch=batch, skip_idle=False)  # every frame inferred: counts compare frame by frame
+    cfg = parse_config(yaml.safe_dump(data), f"batch-{batch}.yaml")
+    sizes: list[tuple[int, tuple]] = []
+    released: set[tuple[str, float]] = set()
+    faults: list[str] = []
+    infer_batch, release, hand_on = PersonDetector.infer_batch, CameraReader.release, Runner._hand_on
+
+    def spy_infer_batch(self, images, size=None, before_run=None):
+        sizes.append((len(images), size))
+        return infer_batch(self, images, size, before_run)
+
+    def spy_release(self, frame, fate):
+        release(self, frame, fate)
+        released.add((self.cam.id, frame.t))
+
+    def spy_hand_on(self, item, me, keep):
+        if (item.camera, item.t) not in released:
+            faults.append(f"{item.camera} t={item.t} queued before its release")
+        faults.extend(pixel_like_arrays(item))
+        hand_on(self, item, me, keep)
+
+    raw = RawObserver()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PersonDetector, "infer_batch", spy_infer_batch)
+        mp.setattr(CameraReader, "release", spy_release)
+        mp.setattr(Runner, "_hand_on", spy_hand_on)
+        runner = run_to_end(cfg, [], raw=raw)
+    counters = {s.camera: s.counters for s in runner.statuses()}
+    frames = {c: [(r.occupancy, r.crossings) for r in raw.results if r.camera == c] for c in counters}
+    return counters, frames, sizes, faults
+
+
+def test_batched_runs_count_exactly_what_single_runs_count(short_clip):
+    """batch 3 against batch 1: every frame inferred, and per camera the same per-frame occupancy and crossings;
+    only the two cameras of one input size share runs; every frame of a batch is released (zeroed) before any
+    of its results is queued, and no image is queued. Exact, because a batch gives each frame its single-run
+    outputs (tests/pixels/detector/test_batch.py) and each camera's frames still reach its tracker one by one,
+    in order."""
+    one, frames_one, sizes_one, faults_one = _three_camera_run(short_clip, 1)
+    three, frames_three, sizes_three, faults_three = _three_camera_run(short_clip, 3)
+    assert sizes_one == [] and faults_one == [] and faults_three == []
+    assert sizes_three, "no batched run happened: the test proves nothing"
+    assert set(sizes_three) == {(2, (416, 288))}, "a batch mixed input sizes"
+    for counters in (one, three):
+        assert {c: (n.captured, n.inferred) for c, n in counters.items()} == dict.fromkeys(
+            ("sample", "sample2", "sample3"), (80, 80)
+        )
+        assert all(n.balanced() for n in counters.values())
+    assert sum(x + y for f in frames_one["sample"] for x, y in f[1].values()) >= 2  # crossings to compare
+    assert frames_three == frames_one
 
 
 def test_a_camera_input_the_model_cannot_run_is_refused_when_the_runner_is_built(fp32_detector):
@@ -89,3 +185,34 @@ def test_a_camera_input_the_model_cannot_run_is_refused_when_the_runner_is_built
     data["cameras"][0]["input"] = "416x300"
     with pytest.raises(ConfigError, match=r"cameras\.0\.input: 416x300: both sides must be multiples of 32"):
         Runner(parse_config(yaml.safe_dump(data)), [], detectors=[fp32_detector])
+
+
+def test_cameras_with_an_attribute_stage_are_never_batched(short_clip):
+    """The attribute stage needs its frame's pixels after inference, so such a camera keeps the single-frame
+    path whatever ``detector.batch`` says; every frame is still inferred."""
+    from edgeanon.pixels.detector import PersonDetector
+    from tests.helpers.face_stage import JUSTIFICATION
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    cam = data["cameras"][0]
+    cam["source"].update({"path": str(short_clip), "realtime": False, "loop": False})
+    second = copy.deepcopy(cam)
+    second["id"] = "sample2"
+    data["cameras"].append(second)
+    data["purposes"].append({"id": "attributes", "justification": JUSTIFICATION})
+    data["attributes"] = {"estimate": ["age_band", "gender"]}
+    data["detector"]["batch"] = 2
+    cfg = parse_config(yaml.safe_dump(data), "attributes-batch.yaml")
+    batched: list[int] = []
+    infer_batch = PersonDetector.infer_batch
+
+    def spy(self, images, size=None, before_run=None):
+        batched.append(len(images))
+        return infer_batch(self, images, size, before_run)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PersonDetector, "infer_batch", spy)
+        runner = run_to_end(cfg, [])
+    assert all(a.traits is not None for a in runner.analytics.values())
+    assert batched == []
+    assert {s.camera: s.counters.inferred for s in runner.statuses()} == {"sample": 80, "sample2": 80}

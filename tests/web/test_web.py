@@ -298,7 +298,7 @@ def test_status_page_shows_counts_state_and_chart(tmp_path):
 
 def test_setup_page_draws_geometry_and_outlines_only():
     cfg = demo_config()
-    statuses = [cam("sample", frame_size=(768, 576)), cam("door", up=False, last_frame=None)]
+    statuses = [cam("sample", frame_size=(768, 576), region=(0, 0, 768, 507)), cam("door", up=False, last_frame=None)]
     xyxy = np.array([[100, 200, 140, 300], [300, 150, 330, 240], [5, 5, 5, 9]], np.float32)  # last one: no area
     page = SetupPage(site_view(cfg), lambda: statuses, lambda c: xyxy if c == "sample" else None).render()
     assert NO_IMAGE_LINE in page and "<img" not in page.lower() and "<image" not in page.lower()
@@ -311,6 +311,13 @@ def test_setup_page_draws_geometry_and_outlines_only():
     assert m and float(m.group(1)) > 470
     assert "Waiting for the first frame" in page  # door has no frame size yet
     assert 'viewBox="0 0 768 576"' in page
+    assert page.count('<rect class="roi" x="0" y="0" width="768" height="507"') == 1  # the detector's region
+
+
+def test_setup_page_draws_no_region_when_the_detector_sees_the_whole_frame():
+    statuses = [cam("sample", frame_size=(768, 576), region=(0, 0, 768, 576))]
+    page = SetupPage(site_view(demo_config()), lambda: statuses, lambda c: None).render()
+    assert 'viewBox="0 0 768 576"' in page and 'class="roi"' not in page
 
 
 def test_exposed_without_auth_warns_at_start_and_assess_sees_the_new_sections(caplog, tmp_path):

@@ -57,6 +57,7 @@ def _config(task: dict[str, Any]):
         loop=True,
         fps=task["fps"],
         sessions=task.get("sessions", 1),
+        batch=task.get("batch", 1),
         attributes=task.get("attributes"),
     )
 
@@ -165,6 +166,7 @@ def _result(task, cfg, expected: dict[str, float], start: _Start, end: _Readings
         "threads": task["threads"],
         "spinning": task["spinning"],
         "sessions": sessions,
+        "batch": cfg.detector.batch,
         "input": task.get("input"),
         "cameras": len(cfg.cameras),
         "fps_target": task.get("fps"),

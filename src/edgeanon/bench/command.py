@@ -179,6 +179,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="detector sessions (worker threads) shared by the cameras, as detector.sessions (default 1)",
     )
+    c.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="most frames of different cameras per inference run, as detector.batch (default 1: off)",
+    )
     r = p.add_argument_group("recommend mode")
     r.add_argument(
         "--recommend",
@@ -248,6 +255,7 @@ def _check_recommend(args: argparse.Namespace) -> None:
             ("--baseline", args.baseline or None),
             ("--attributes", args.attributes),
             ("--spinning", args.spinning),
+            ("--batch", args.batch if args.batch != 1 else None),
         )
         if value is not None
     ]
@@ -268,8 +276,8 @@ def _check_recommend(args: argparse.Namespace) -> None:
 def _check(args: argparse.Namespace) -> dict[str, Any]:
     """Refuse bad values before anything is measured; the source to measure."""
     _check_recommend(args)
-    if min(args.threads or [1]) < 1 or args.rounds < 1 or args.sessions < 1:
-        raise EdgeanonError("--threads, --rounds and --sessions must be at least 1")
+    if min(args.threads or [1]) < 1 or args.rounds < 1 or args.sessions < 1 or args.batch < 1:
+        raise EdgeanonError("--threads, --rounds, --sessions and --batch must be at least 1")
     if not 0 < args.fps <= 60:
         raise EdgeanonError("--fps must be above 0 and at most 60")
     from edgeanon.bench.recommend import person_models

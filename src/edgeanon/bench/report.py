@@ -96,14 +96,15 @@ def baseline_table(rows: list[dict[str, Any]]) -> str:
 
 def capacity_table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| model | threads | sessions | cameras | fps | dropped | min camera fps | p50 delay ms | p99 delay ms "
+        "| model | threads | sessions | batch | cameras | fps | dropped | min camera fps | p50 delay ms | p99 delay ms "
         "| CPU cores | peak RSS MB | holds |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         d = r["delay_ms"]
         lines.append(
-            f"| {r['model']} | {r['threads']} | {r['sessions']} | {r['cameras']} | {r['fps_target']:g} "
+            f"| {r['model']} | {r['threads']} | {r['sessions']} | {r.get('batch', 1)} | {r['cameras']} "
+            f"| {r['fps_target']:g} "
             f"| {r['dropped']} | {r['min_camera_fps']:.2f} | {_fmt(d['p50'])} | {_fmt(d['p99'])} "
             f"| {r['cpu_cores']:.2f} | {r['peak_rss_mb']:.0f} | {'yes' if r['holds'] else 'NO'} |"
         )

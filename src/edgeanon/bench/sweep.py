@@ -73,12 +73,13 @@ def throughput_sweep(
 def _capacity_task(args: argparse.Namespace, source: dict[str, Any], model: str, threads: int, n: int) -> dict:
     return {
         "kind": "capacity",
-        "label": f"{model} t={threads} cams={n}",
+        "label": f"{model} t={threads} cams={n}" + (f" batch={args.batch}" if args.batch > 1 else ""),
         "source": source,
         "model": model,
         "threads": threads,
         "spinning": args.spinning[0],
         "sessions": args.sessions,
+        "batch": args.batch,
         "cameras": n,
         "fps": args.fps,
         "seconds": args.seconds or 20.0,

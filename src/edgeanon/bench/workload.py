@@ -69,6 +69,7 @@ def bench_config(
     loop: bool = False,
     fps: float | None = None,
     sessions: int = 1,
+    batch: int = 1,
     attributes: int | None = None,
 ):
     """The bundled default config, with the source, model and session knobs of this run.
@@ -102,7 +103,7 @@ def bench_config(
         )
         data["attributes"] = {"estimate": ["age_band", "gender"], "min_face_px": attributes}
     det = dict(data.get("detector") or {})
-    det.update(model=model, threads=threads, spinning=spinning, sessions=sessions)
+    det.update(model=model, threads=threads, spinning=spinning, sessions=sessions, batch=batch)
     data["detector"] = det
     return parse_config(yaml.safe_dump(data, sort_keys=False), "<edgeanon bench>")
 

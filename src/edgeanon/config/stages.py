@@ -51,6 +51,14 @@ class DetectorConfig(StrictModel):
     sessions: int = Field(
         1, ge=1, le=8, description="Detector sessions (worker threads) shared by all cameras; each has `threads`."
     )
+    batch: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Most frames per inference run: ready frames of other cameras with the same input size join "
+        "one batched run (1: off, the default: on the 2-core Xeon measured, a batch was no cheaper per frame and "
+        "raised the delay; see benchmarks/results/BATCH.md). Cameras with an attribute stage always run alone.",
+    )
     skip_idle: bool = Field(
         True,
         description="Skip inference on a frame that shows no motion against the last inferred frame while the "

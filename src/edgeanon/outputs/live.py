@@ -47,6 +47,7 @@ class CameraStatus:
     last_error: str = ""
     frame_size: tuple[int, int] | None = None  # (width, height)
     geometry_errors: tuple[str, ...] = ()  # zones or lines that do not fit the frame (set on its first frame)
+    region: tuple[int, int, int, int] | None = None  # the roi the detector looks at (x0, y0, x1, y1), once known
     view_ok: bool | None = None  # camera view check (edgeanon.pixels.view): None while its baseline is learnt
     view_problems: tuple[str, ...] = ()  # from view.PROBLEMS while view_ok is False
     down_since: float | None = None  # Unix time of the failure that took it down; None while up (or not yet tried)

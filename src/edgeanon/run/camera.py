@@ -90,6 +90,8 @@ class CameraCounting:
         diag = float(np.hypot(*size))
         # the detector sees only the camera's region: its borders clip boxes as the frame's do (lines' edge fix)
         self.region = region_of(cam, size, self.confirm_hits)
+        if self.status is not None:
+            self.status.region = self.region  # /setup draws it
         visible = size if self.region == (0, 0, *size) else self.region
         zone_outputs = {"zone_occupancy", "zone_dwell", "queue_length", "zone_heading", "zone_speed"} & self.allowed
         self.zones = [

@@ -1,20 +1,21 @@
 """Runs cameras: readers -> detector workers -> per-camera counting -> the aggregator and its sinks.
 
 One ``Runner`` per process. Reader threads keep the newest frame of each camera; a small pool of
-detector workers (one onnxruntime session each) takes frames oldest-first, releases the pixels as
-soon as inference returns, and from then on only numbers move: raw model outputs and a frozen
-``BoxDecoder`` go to the analytics thread, which decodes, tracks and counts (``run.camera``). The
-supervisor loop closes buckets and reports liveness.
+detector workers (one onnxruntime session each) takes frames in fair turns (``run.turns``), alone or in
+batches of several cameras (``detector.batch``), and releases the pixels as soon as inference returns;
+from then on only numbers move: raw model outputs and a frozen ``BoxDecoder`` go to the analytics thread,
+which decodes, tracks and counts (``run.camera``). The supervisor loop closes buckets and reports liveness.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,36 +35,21 @@ from edgeanon.pixels.capture import CameraReader, lower_thread_priority
 from edgeanon.pixels.detector import BoxDecoder, PersonDetector, load_detector
 from edgeanon.pixels.detector.geometry import size_problem
 from edgeanon.pixels.frames import Fate, Frame
+from edgeanon.run.batches import Batches
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
+from edgeanon.run.inferred import Inferred
 from edgeanon.run.schedule import OpenClock
 from edgeanon.run.settings import attribute_settings, detector_thresholds, input_geometry, session_settings
+from edgeanon.run.turns import Turns
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
 
 STAGES = ("detect", "track", "analytics", "sinks")
 
 
-@dataclass(slots=True)
-class _Inferred:
-    """A frame after inference on its way to the analytics thread: numbers only, no pixels and no handle on
-    anything that owns pixels (the reader, the detector): raw model outputs and the frozen decoder for them."""
-
-    camera: str
-    decoder: BoxDecoder
-    outputs: list[np.ndarray]
-    t: float
-    wall: float
-    generation: int
-    infer_s: float
-    # set when the worker already tracked the frame (cameras with an attribute stage)
-    tracked: Tracked | None = None
-    estimates: Estimates | None = None
-    faces: dict[str, int] | None = None  # attribute stage outcomes (FACE_OUTCOMES) in this frame
-    track_s: float = 0.0
-    idle: bool = False  # not inferred (no motion, no track): counted with no detections
-
-
 QUIET_WAIT_S = 1.0  # longest an idle candidate waits for the analytics thread to count earlier frames
+
+
 INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
 # Readers and the analytics thread run this much nicer than the detector workers: onnxruntime, the critical
 # path, then wins the CPU whenever both want it (measured in benchmarks/results/RESULTS.md).
@@ -81,7 +67,7 @@ class RunStats:
     last_at: float = 0.0  # ... and the latest
 
 
-class Runner:
+class Runner(Batches):
     """Owns the readers, detector workers, per-camera analytics and the aggregator."""
 
     def __init__(
@@ -95,7 +81,7 @@ class Runner:
         hours: OpenClock | None = None,
     ) -> None:
         self.cfg = cfg
-        self._ready = threading.Condition()
+        self._stop = threading.Event()
         self.hours = hours or OpenClock(cfg.schedule, cfg.aggregation.timezone)
         # A file that is not played in real time is read as fast as the detector goes, dropping nothing.
         self.readers = [
@@ -128,11 +114,9 @@ class Runner:
         self.stats = RunStats()
         self.decode_s = 0.0  # seconds decoding model outputs in the analytics thread (stage "postprocess")
         self._stats_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._held: dict[str, int] = {}  # camera id -> the worker holding its frame or pending result
+        self.turns = Turns(self.readers, self._stop)
+        self._sizes: dict[str, tuple[int, int]] = {}  # camera id -> the model input size of its last frame
         self._regions: dict[tuple[str, int, int], tuple[int, int, int, int]] = {}  # (camera, w, h) -> roi
-        self._served: dict[str, int] = {}  # camera id -> when it was last taken (a serial number)
-        self._serial = 0
         # The attribute stage exists only with the purpose "attributes": otherwise its module and models are
         # never even imported. One per detector worker, since each holds its own pixel buffers.
         self.stages = self._make_stages() if any(a.traits is not None for a in self.analytics.values()) else []
@@ -140,7 +124,7 @@ class Runner:
             threading.Thread(target=self._work, args=(i, d), name=f"detect-{i}", daemon=True)
             for i, d in enumerate(self.detectors)
         ]
-        self._inferred: queue.Queue[_Inferred | None] = queue.Queue(INFERRED_QUEUE)
+        self._inferred: queue.Queue[Inferred | None] = queue.Queue(max(INFERRED_QUEUE, cfg.detector.batch))
         self._analytics_thread = threading.Thread(target=self._analyse, name="analytics", daemon=True)
         self.heartbeat = time.monotonic()
 
@@ -188,8 +172,7 @@ class Runner:
         return self.detectors[0].entry.sha256
 
     def _wake(self) -> None:
-        with self._ready:
-            self._ready.notify_all()
+        self.turns.wake()
 
     def start(self) -> None:
         """Detectors are already warm (constructed); start analytics and workers, then readers."""
@@ -199,113 +182,96 @@ class Runner:
         for r in self.readers:
             r.start()
 
-    def _take_frame(self, me: int, wait: bool) -> tuple[CameraReader, Frame] | None:
-        """A waiting frame of a camera that no other worker holds; None when stopped (or none, if not wait).
-
-        The camera served longest ago goes first, then the oldest frame. Oldest-frame-first alone starves a
-        camera under overload: cameras whose frames arrive at the same instants tie every period, and the
-        same one loses every tie while its newest-frame slot keeps replacing the frame it waited with.
-        """
-        with self._ready:
-            while not self._stop.is_set():
-                best, best_key = None, None
-                for r in self.readers:
-                    holder = self._held.get(r.cam.id)
-                    if holder is not None and holder != me:
-                        continue
-                    t = r.peek_time()
-                    if t is None:
-                        continue
-                    key = (self._served.get(r.cam.id, 0), t)
-                    if best_key is None or key < best_key:
-                        best, best_key = r, key
-                if best is not None:
-                    frame = best.take()
-                    if frame is not None:
-                        self._held[best.cam.id] = me
-                        self._serial += 1
-                        self._served[best.cam.id] = self._serial
-                        best.busy = True
-                        return best, frame
-                if not wait:
-                    return None
-                self._ready.wait(0.5)
-        return None
-
-    def _unhold(self, me: int, keep: str | None) -> None:
-        """Let other workers take the cameras this one no longer holds a frame or a pending result of."""
-        with self._ready:
-            for r in self.readers:
-                cam = r.cam.id
-                if cam != keep and self._held.get(cam) == me:
-                    del self._held[cam]
-                    r.busy = False
-            self._ready.notify_all()
-
-    def _hand_on(self, item: _Inferred, me: int, keep: str | None) -> None:
+    def _hand_on(self, item: Inferred, me: int, keep: Collection[str]) -> None:
         if not item.idle:
             self.analytics[item.camera].frames_sent += 1  # before the put: quiet() then waits for it
         self._inferred.put(item)  # bounded: blocks when analytics fall behind
-        self._unhold(me, keep)
+        self.turns.unhold(me, keep)
+
+    def _hand_on_all(self, pending: list[Inferred], me: int, keep: Collection[str]) -> None:
+        """Queue the pending results in order, then empty ``pending``. A camera whose result is still to be
+        queued stays held, so no other worker queues that camera's next frame first."""
+        for i, item in enumerate(pending):
+            self._hand_on(item, me, {*keep, *(p.camera for p in pending[i + 1 :])})
+        pending.clear()
 
     def _work(self, me: int, detector: PersonDetector) -> None:
         """Detector worker: the only code that sees pixels. Preprocess, infer, release, hand on the numbers.
 
-        The previous frame's outputs are handed to the analytics thread just before the next
-        ``session.run``, while onnxruntime holds no GIL, so the analytics' Python never delays this
-        thread's preprocessing. With no next frame waiting they are handed on at once. A camera stays
-        held by one worker until its results are queued, so each camera's frames reach analytics in order.
+        The previous run's outputs are handed to the analytics thread just before the next ``session.run``,
+        while onnxruntime holds no GIL, so the analytics' Python never delays this thread's preprocessing.
+        With no next frame waiting they are handed on at once. A camera stays held by one worker until its
+        results are queued, so each camera's frames reach analytics in order.
         """
-        pending: _Inferred | None = None
+        pending: list[Inferred] = []
         while True:
-            got = self._take_frame(me, wait=pending is None)
+            got = self.turns.take(me, wait=not pending)
             if got is None:
-                if pending is None:
+                if not pending:
                     break  # stopped
-                self._hand_on(pending, me, keep=None)
-                pending = None
+                self._hand_on_all(pending, me, keep=())
                 continue
-            reader, frame = got
-            cam = reader.cam.id
-
-            def hand_on_previous(cam: str = cam) -> None:
-                nonlocal pending
-                if pending is not None:
-                    item, pending = pending, None
-                    self._hand_on(item, me, keep=cam)
-
-            analytics = self.analytics[cam]
+            if self._released_idle(me, detector, *got, pending):
+                continue
+            group = [got, *self._take_more(me, got[0], self.cfg.detector.batch - 1)]
+            cams = {reader.cam.id for reader, _ in group}
+            hand_on_previous = functools.partial(self._hand_on_all, pending, me, cams)  # called before the run
             try:
-                if self.cfg.detector.skip_idle:
-                    idle = self._skip_idle(detector, reader, frame, analytics, hand_on_previous)
-                    if idle is not None:
-                        pending = idle
-                        continue
-                t0 = time.perf_counter()
-                tracked = estimates = faces = None
-                timings = {"track": 0.0}
-                try:
-                    image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
-                    outputs = detector.infer(image, size, before_run=hand_on_previous)
-                    del image  # a view of the frame's pixels: nothing keeps it past the release
-                    if analytics.traits is not None:
-                        # The attribute stage needs the frame and the tracker's verdict on which boxes are
-                        # confirmed tracks, so this camera is tracked here, before the release.
-                        dets = decoder(outputs)
-                        outputs = []
-                        tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
-                        estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
-                finally:
-                    reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
-                infer_s = time.perf_counter() - t0 - timings["track"]
-                pending = _Inferred(
-                    cam, decoder, outputs, frame.t, frame.wall, reader.generation, infer_s,
-                    tracked, estimates, faces, timings["track"],
-                )  # fmt: skip
+                if len(group) == 1:
+                    pending.append(self._infer_one(me, detector, *got, hand_on_previous))
+                else:
+                    self._infer_group(detector, group, pending, hand_on_previous)
             except Exception:
-                log.exception("camera %s: frame processing failed; continuing", cam)
-                hand_on_previous()
-                self._unhold(me, keep=None)
+                log.exception("camera %s: frame processing failed; continuing", ", ".join(sorted(cams)))
+                self._hand_on_all(pending, me, keep=())
+                self.turns.unhold(me)
+
+    def _released_idle(
+        self, me: int, detector: PersonDetector, reader: CameraReader, frame: Frame, pending: list[Inferred]
+    ) -> bool:
+        """Whether the frame was released as ``idle`` before any preprocessing (``_skip_idle``); its stand-in is
+        then appended to ``pending``. Taken alone, so only its own camera stays held while earlier results go."""
+        if not self.cfg.detector.skip_idle:
+            return False
+        cam = reader.cam.id
+        try:
+            hand_on_previous = functools.partial(self._hand_on_all, pending, me, {cam})
+            idle = self._skip_idle(detector, reader, frame, self.analytics[cam], hand_on_previous)
+        except Exception:  # the frame was released (``_skip_idle`` releases it once the motion test has said idle)
+            log.exception("camera %s: frame processing failed; continuing", cam)
+            self._hand_on_all(pending, me, keep=())
+            self.turns.unhold(me)
+            return True
+        if idle is not None:
+            pending.append(idle)
+        return idle is not None
+
+    def _infer_one(
+        self, me: int, detector: PersonDetector, reader: CameraReader, frame: Frame, before_run: Callable[[], None]
+    ) -> Inferred:
+        """One frame, one run; a camera with an attribute stage is tracked and estimated here, before release."""
+        analytics = self.analytics[reader.cam.id]
+        t0 = time.perf_counter()
+        tracked = estimates = faces = None
+        timings = {"track": 0.0}
+        try:
+            image, size, decoder = self._region_input(detector, reader.cam, frame.buffer)
+            outputs = detector.infer(image, size, before_run=before_run)
+            del image  # a view of the frame's pixels: nothing keeps it past the release
+            if analytics.traits is not None:
+                # The attribute stage needs the frame and the tracker's verdict on which boxes are
+                # confirmed tracks, so this camera is tracked here, before the release.
+                dets = decoder(outputs)
+                outputs = []
+                tracked = analytics.track(dets, frame.t, decoder.size, reader.generation, timings)
+                estimates, faces = self._estimate(me, analytics, tracked, frame.buffer)
+        finally:
+            reader.release(frame, Fate.INFERRED)  # pixels are zeroed here; only numbers from now on
+        infer_s = time.perf_counter() - t0 - timings["track"]
+        return Inferred(
+            reader.cam.id, decoder, outputs, frame.t, frame.wall, reader.generation, infer_s,
+            tracked, estimates, faces, timings["track"],
+        )  # fmt: skip
 
     def _skip_idle(
         self,
@@ -314,7 +280,7 @@ class Runner:
         frame: Frame,
         analytics: CameraCounting,
         hand_on_previous: Callable[[], None],
-    ) -> _Inferred | None:
+    ) -> Inferred | None:
         """Release a frame as ``idle`` if the camera has no track and nothing moved against the motion test's
         reference, and return what stands for it: no detections, counted like any frame (occupancy means include
         it at the tracker's occupancy, and tracks age). None: the frame must be inferred (``pixels.motion``).
@@ -344,7 +310,7 @@ class Runner:
         finally:
             reader.release(frame, Fate.IDLE)  # zeroed like any frame
         idle_s = time.perf_counter() - t0 - timings["track"]
-        return _Inferred(
+        return Inferred(
             analytics.cam.id, decoder, [], frame.t, frame.wall, reader.generation, idle_s,
             tracked, None, None, timings["track"], idle=True,
         )  # fmt: skip
@@ -353,7 +319,8 @@ class Runner:
         self, detector: PersonDetector, cam: Camera, pixels: npt.NDArray[np.uint8]
     ) -> tuple[npt.NDArray[np.uint8], tuple[int, int], BoxDecoder]:
         """The camera's region of the frame as a view (no copy), its model input size and the decoder that maps
-        the outputs back to frame pixels; the region is resolved once per camera and frame size."""
+        the outputs back to frame pixels; the region is resolved once per camera and frame size. The size is
+        remembered per camera: batch-mates are chosen by it (``_take_more``)."""
         h, w = pixels.shape[:2]
         key = (cam.id, w, h)
         region = self._regions.get(key)
@@ -365,7 +332,7 @@ class Runner:
                 log.info("camera %s: the detector looks at %s of the %dx%d frame (roi)", cam.id, list(region), w, h)
         x0, y0, x1, y1 = region
         image = pixels[y0:y1, x0:x1]
-        size = detector.input_size_for(self._inputs[cam.id], x1 - x0, y1 - y0, w, h)
+        size = self._sizes[cam.id] = detector.input_size_for(self._inputs[cam.id], x1 - x0, y1 - y0, w, h)
         return image, size, detector.decoder_for(image.shape, size, (x0, y0), pixels.shape)
 
     def _estimate(

@@ -70,8 +70,9 @@ def input_geometry(cfg: Config) -> InputGeometry:
 
 
 def session_settings(cfg: Config) -> SessionSettings:
-    thresholds = ("score", "iou", "min_box", "max_box")
-    return settings_from(cfg.detector, SessionSettings, skip=("model", "sessions", "skip_idle", *thresholds, *GEOMETRY))
+    thresholds = ("score", "iou", "min_box", "max_box")  # sessions, batch and skip_idle: read by the runner
+    skip = ("model", "sessions", "batch", "skip_idle", *thresholds, *GEOMETRY)
+    return settings_from(cfg.detector, SessionSettings, skip=skip)
 
 
 def detector_thresholds(cfg: Config) -> Thresholds:
@@ -79,7 +80,7 @@ def detector_thresholds(cfg: Config) -> Thresholds:
     return settings_from(
         d,
         Thresholds,
-        skip=("model", "sessions", "threads", "spinning", "skip_idle", *GEOMETRY),
+        skip=("model", "sessions", "batch", "threads", "spinning", "skip_idle", *GEOMETRY),
         score=min(d.score, cfg.tracker.low_score),  # the tracker's second stage needs the weak detections too
     )
 

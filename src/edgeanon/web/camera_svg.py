@@ -20,12 +20,18 @@ def _fmt(points: Iterable[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
-def camera_svg(cam: CameraView, size: tuple[int, int], boxes: np.ndarray | None) -> tuple[str, int]:
-    """A blank canvas of the frame's size (grid, exclusion areas, zones, lines with their in side, boxes) and the
-    number of boxes drawn."""
+def camera_svg(
+    cam: CameraView,
+    size: tuple[int, int],
+    boxes: np.ndarray | None,
+    region: tuple[int, int, int, int] | None = None,
+) -> tuple[str, int]:
+    """A blank canvas of the frame's size (grid, the detector's region when it is not the whole frame, exclusion
+    areas, zones, lines with their in side, boxes) and the number of boxes drawn."""
     w, h = size
     u = max(w, h) / 400  # one "screen unit", so strokes and labels look alike at any resolution
-    parts = _canvas(cam.id, w, h, u) + _areas(cam, size, u) + [_line(ln, size, u) for ln in cam.lines]
+    parts = _canvas(cam.id, w, h, u) + _region(region, size, u) + _areas(cam, size, u)
+    parts += [_line(ln, size, u) for ln in cam.lines]
     outlines = _outlines(boxes, u)
     return "".join([*parts, *outlines, "</svg>"]), len(outlines)
 
@@ -47,6 +53,19 @@ def _canvas(camera: str, w: int, h: int, u: float) -> list[str]:
         f'<line x1="{w * i / 10:.1f}" x2="{w * i / 10:.1f}" y1="0" y2="{h}" {grid}/>'
         f'<line y1="{h * i / 10:.1f}" y2="{h * i / 10:.1f}" x1="0" x2="{w}" {grid}/>'
         for i in range(1, 10)
+    ]
+
+
+def _region(region: tuple[int, int, int, int] | None, size: tuple[int, int], u: float) -> list[str]:
+    """The roi (dashed, labelled): people outside it are not seen, which an installer must know when placing."""
+    if region is None or region == (0, 0, *size):
+        return []
+    x0, y0, x1, y1 = region
+    return [
+        f'<rect class="roi" x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" fill="none" stroke="#ffd54f" '
+        f'stroke-dasharray="{4 * u:.1f}" stroke-width="{u:.2f}"/>'
+        f'<text x="{x0 + 3 * u:.1f}" y="{y1 - 3 * u:.1f}" fill="#ffd54f" font-size="{9 * u:.1f}" {_halo(u)}>'
+        "detector region (roi)</text>"
     ]
 
 

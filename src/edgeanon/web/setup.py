@@ -89,7 +89,8 @@ class SetupPage:
                     "first frame: the frame size is not known yet.</p></section>"
                 )
                 continue
-            svg, n = camera_svg(cam, size, self._boxes(cam.id) if s is not None and s.up else None)
+            boxes = self._boxes(cam.id) if s is not None and s.up else None
+            svg, n = camera_svg(cam, size, boxes, s.region if s is not None else None)
             body.append(
                 f'<section class="cam" data-camera="{esc(cam.id)}">{head}'
                 f'<span class="muted"> {size[0]}×{size[1]} px · <span data-people="{esc(cam.id)}">{n}</span> '

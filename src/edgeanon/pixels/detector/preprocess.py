@@ -77,7 +77,11 @@ class Preprocessor:
         self._inner = np.zeros((nh, nw, 3), np.uint8)
         self._resized[:] = int(spec.pad_value)
 
-    def __call__(self, frame: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    def __call__(
+        self, frame: npt.NDArray[np.uint8], out: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float32]:
+        """The model input for ``frame``: ``self.input``, or, with ``out`` (a (3, H, W) slot of a batch buffer,
+        ``pixels.detector.batch``), written into ``out`` and returned; the caller then zeroes ``out``."""
         h, w = frame.shape[:2]
         if (h, w) != self._frame_shape:
             self._geometry(h, w)
@@ -89,7 +93,7 @@ class Preprocessor:
             cv2.resize(frame, (nw, nh), dst=self._inner, interpolation=cv2.INTER_LINEAR)
             left, top = int(self.offset[0]), int(self.offset[1])
             self._resized[top : top + nh, left : left + nw] = self._inner
-        chw = self.input[0]
+        chw = self.input[0] if out is None else out
         if self._split:
             cv2.split(self._resized, self._planes)
             for c, i in enumerate(self._order):
@@ -104,7 +108,7 @@ class Preprocessor:
                 chw *= spec.scale
             chw -= self._mean
             chw *= self._inv_std
-        return self.input
+        return self.input if out is None else out
 
     def scrub(self) -> None:
         """Zero every buffer that held pixels of the last frame."""
