@@ -1,8 +1,10 @@
 """The heatmap in the real pipeline on the bundled clip: stored cells are people (distinct confirmed tracks per cell
 per bucket), never more than the bucket's distinct confirmed tracks, and every stored non-zero cell is at least k.
 
-The clip is read as fast as the detector goes, under a wall clock running 20 times faster than real time, so the
-run spans several 60 s buckets and the bucket boundary (the per-slot masks' reset) is crossed with people in view.
+The clip is read as fast as the detector goes, under a wall clock that advances 1.5 s per analysed frame, so the
+run spans several 60 s buckets (the 250 frames about six) whatever the machine's speed, and the bucket boundary
+(the per-slot masks' reset) is crossed with people in view. (A clock 20 times faster than real time gave a single
+bucket once the detector got faster.)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.helpers.pipeline import RawObserver, RecordingSink, clip_config
 from tests.helpers.store import T0
 
 ROWS = COLS = 8
+SECONDS_PER_FRAME = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +35,13 @@ def heat_run(tmp_path_factory):
     cam["source"].update({"realtime": False, "loop": False})  # the clip once, as fast as it goes
     purposes = [*data["purposes"], {"id": "heatmap", "justification": "Where people stand, coarse grid."}]
     cfg = clip_config(purposes=purposes, cameras=[cam])
-    m0 = time.monotonic()
     rec = RecordingSink()
     store = AggregateStore(path, retention_days=30, clock=lambda: T0 + 1.0)
-    runner = Runner(cfg, [rec, StoreSink(store)], wall_clock=lambda: T0 + 20 * (time.monotonic() - m0))
+    made: list[Runner] = []
+    runner = Runner(
+        cfg, [rec, StoreSink(store)], wall_clock=lambda: T0 + SECONDS_PER_FRAME * (made[0].stats.frames if made else 0)
+    )
+    made.append(runner)
     raw = RawObserver().attach(runner)
     runner.start()
     deadline = time.monotonic() + 300
