@@ -36,7 +36,12 @@ from edgeanon.bench.sweep import run_task
 
 HERE = Path(__file__).resolve().parent
 SCENES = {"default": HERE / "capacity" / "default.yaml", "store-example": HERE / "capacity" / "store-example.yaml"}
-OLD = {"detector": {"input": "416x416", "resize": "stretch", "batch": 1, "skip_idle": False}, "camera": {"roi": "full"}}
+# The old side is the defaults before issue 15: 416x416 stretched, the whole frame, no batching, no idle skipping,
+# and one detector session with every core (threads empty = the cores, as before). The new side is the defaults.
+OLD = {
+    "detector": {"input": "416x416", "resize": "stretch", "batch": 1, "skip_idle": False, "sessions": 1},
+    "camera": {"roi": "full"},
+}
 NEW: dict[str, dict[str, Any]] = {"detector": {}, "camera": {}}
 CONFIRMATIONS = 1  # extra runs at each side's count once found
 TARGET = 1.8
@@ -80,7 +85,7 @@ def _measure(args, scene: Path, side: Side, n: int, model: str, threads: int, bu
         "site": {
             "path": str(scene),
             "cameras": n,
-            "detector": {"model": model, "threads": threads, **side.settings["detector"]},
+            "detector": {"model": model, **side.settings["detector"]},  # threads: each side's default
             "camera": camera,
         },
         "model": model,
@@ -150,8 +155,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"- CPU: `{m['cpu_model']}`, {m['physical_cores']} physical cores, {m['usable_cpus']} usable CPUs; ISA: {isa}.",
         f"- onnxruntime {m['onnxruntime']}, OpenCV {m['opencv']}, numpy {m['numpy']}, edgeanon {m['edgeanon']}.",
         f"- Load average before {report['load_average_before']}, after {report['load_average_after']}.",
-        f"- Model `{report['model']}` on both sides, {report['threads']} threads, {report['seconds']:g} s measured "
-        "per run after a warm-up; a run stops at its first dropped frame.",
+        f"- Model `{report['model']}` on both sides, on {report['threads']} physical cores: the old side runs one "
+        "session with every core, the new side its defaults (one single-thread session per camera up to the cores); "
+        f"{report['seconds']:g} s measured per run after a warm-up; a run stops at its first dropped frame.",
         f"- old: {json.dumps(report['old'])}; new: the defaults. Settings this version lacks (not applied): "
         f"{', '.join(report['missing_settings']) or 'none'}.",
         "- A count holds with 0 dropped, every camera at >= 95 % of 10 fps and p99 delay < 200 ms; a count that "

@@ -47,7 +47,7 @@ def test_a_tiny_capacity_ratio_run_writes_its_report(tmp_path):
     from edgeanon.config.stages import DetectorConfig
 
     old = {
-        "detector": {"input": "416x416", "resize": "stretch", "batch": 1, "skip_idle": False},
+        "detector": {"input": "416x416", "resize": "stretch", "batch": 1, "skip_idle": False, "sessions": 1},
         "camera": {"roi": "full"},
     }
     known = {"detector": DetectorConfig.model_fields, "camera": Camera.model_fields}

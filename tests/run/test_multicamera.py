@@ -24,6 +24,7 @@ def test_two_cameras_share_a_session_and_count_independently():
     second["fps"] = 5  # pacing on the file's own timeline: every other frame
     second["input"] = "384x288"  # its own model input; the first camera's is auto over its roi (see below)
     data["cameras"].append(second)
+    data["detector"] = {"sessions": 1}  # one session shared (empty: one per camera, up to the cores)
     cfg = parse_config(yaml.safe_dump(data), "two-cameras.yaml")
     rec = RecordingSink()
     raw = RawObserver()

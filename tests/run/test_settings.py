@@ -76,3 +76,17 @@ def test_a_config_field_without_a_setting_or_a_setting_without_a_value_is_refuse
     assert settings_from(TrackerConfig(), Needs, extra=1).extra == 1
     with pytest.raises(ValueError, match="no field"):
         settings_from(TrackerConfig(), TrackerSettings, nonsense=1)
+
+
+@pytest.mark.parametrize(("cameras", "cores", "want"), [(1, 2, (1, 2)), (3, 2, (2, 1)), (3, 4, (3, 1)), (2, 4, (2, 2))])
+def test_empty_sessions_and_threads_spread_the_cameras_over_the_cores(monkeypatch, cameras, cores, want):
+    from edgeanon.run import settings
+
+    monkeypatch.setattr(settings, "physical_cores", lambda: cores)
+    cam = yaml.safe_load(DEFAULT_CONFIG.read_text())["cameras"][0]
+    cams = [{**cam, "id": f"c{i}"} for i in range(cameras)]
+    cfg = config(cameras=cams, entrances=[])
+    assert settings.sessions_and_threads(cfg) == want
+    assert session_settings(cfg).threads == want[1]
+    pinned = config(cameras=cams, entrances=[], detector={"sessions": 1, "threads": 3})
+    assert settings.sessions_and_threads(pinned) == (1, 3) and session_settings(pinned).threads == 3

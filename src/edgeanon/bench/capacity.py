@@ -18,6 +18,7 @@ from edgeanon.bench.machine import cpu_seconds, peak_rss_mb, reset_peak_rss
 from edgeanon.bench.progress import Progress
 from edgeanon.bench.throughput import build_runner, counters, diff
 from edgeanon.bench.workload import bench_config, clip_info
+from edgeanon.run.settings import sessions_and_threads
 
 P99_LIMIT_S = 0.200  # capacity: a camera "holds" when nothing is dropped and p99 delay stays under this
 FPS_SHARE = 0.95  # ... and every camera achieves at least this share of its frame rate
@@ -160,10 +161,10 @@ def _result(task, cfg, expected: dict[str, float], start: _Start, end: _Readings
     dropped = sum(c["dropped"] for c in per_camera)
     p99 = _pct(delays, 0.99)
     fps_share = min(c["achieved_fps"] / c["expected_fps"] for c in per_camera)
-    sessions = cfg.detector.sessions
+    sessions, threads = sessions_and_threads(cfg)
     return {
         "model": task["model"],
-        "threads": task["threads"],
+        "threads": threads,
         "spinning": task["spinning"],
         "sessions": sessions,
         "batch": cfg.detector.batch,

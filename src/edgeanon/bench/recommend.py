@@ -43,8 +43,15 @@ class Candidate:
     results: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def sessions(self) -> int:
+        """As many sessions as fill the cores at this thread count: the cameras spread over them."""
+        from edgeanon.pixels.detector import physical_cores
+
+        return max(1, physical_cores() // self.threads)
+
+    @property
     def label(self) -> str:
-        return f"{self.model} input={self.input} t={self.threads}"
+        return f"{self.model} input={self.input} t={self.threads} s={self.sessions}"
 
     def site(self, path: str, cameras: int) -> dict[str, Any]:
         """The ``site`` of a capacity task: the config at ``path`` with this candidate's settings."""
@@ -52,7 +59,7 @@ class Candidate:
         return {
             "path": path,
             "cameras": cameras,
-            "detector": {"model": self.model, "threads": self.threads},
+            "detector": {"model": self.model, "threads": self.threads, "sessions": self.sessions},
             "per_camera": per_camera,
         }
 
@@ -291,7 +298,7 @@ def advice(top: Candidate | None, phase2: list[Candidate], cut: bool) -> list[st
     else:
         n, runs = top.search.largest_held, top.held_runs()
         p99 = max(r["delay_ms"]["p99"] for r in runs)
-        setting = f"detector.model {top.model}, detector.threads {top.threads}"
+        setting = f"detector.model {top.model}, detector.threads {top.threads}, detector.sessions {top.sessions}"
         if top.sizes is not None:
             setting += ", cameras[].input " + ", ".join(f"{cid} {size}" for cid, size in top.sizes.items())
         lines.append(

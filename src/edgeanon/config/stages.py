@@ -38,7 +38,12 @@ InputSize = Annotated[
 
 class DetectorConfig(StrictModel):
     model: str | None = Field(None, description="Model name from the models manifest; empty means its default.")
-    threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; empty means physical cores.")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="onnxruntime threads per session; empty: the physical cores shared out between the sessions.",
+    )
     spinning: bool = Field(
         False,
         description="Let idle onnxruntime threads spin: slightly faster inference, but it burns CPU that capture "
@@ -48,8 +53,13 @@ class DetectorConfig(StrictModel):
     iou: float = Field(0.5, gt=0, lt=1, description="NMS IoU threshold.")
     min_box: float = Field(8.0, ge=0, description="Ignore boxes with a side shorter than this (pixels).")
     max_box: float | None = Field(None, gt=0, description="Ignore boxes with a side longer than this (pixels).")
-    sessions: int = Field(
-        1, ge=1, le=8, description="Detector sessions (worker threads) shared by all cameras; each has `threads`."
+    sessions: int | None = Field(
+        None,
+        ge=1,
+        le=8,
+        description="Detector sessions (worker threads) shared by all cameras; each has `threads`. Empty: one per "
+        "camera, up to the physical cores (cameras are independent work: single-thread sessions side by side "
+        "carried more cameras than one session with all the cores, see benchmarks/results/CAPACITY-RATIO.md).",
     )
     batch: int = Field(
         1,

@@ -39,7 +39,13 @@ from edgeanon.run.batches import Batches
 from edgeanon.run.camera import CameraCounting, Estimates, Tracked
 from edgeanon.run.inferred import Inferred
 from edgeanon.run.schedule import OpenClock
-from edgeanon.run.settings import attribute_settings, detector_thresholds, input_geometry, session_settings
+from edgeanon.run.settings import (
+    attribute_settings,
+    detector_thresholds,
+    input_geometry,
+    session_settings,
+    sessions_and_threads,
+)
 from edgeanon.run.turns import Turns
 
 log = logging.getLogger("edgeanon.pipeline")  # the name users filter their logs by; kept from before the split
@@ -137,7 +143,7 @@ class Runner(Batches):
     def _checked(self, given: Sequence[PersonDetector] | None) -> list[PersonDetector]:
         """The given detectors or new ones, with each camera's input size checked against the model (``edgeanon
         run`` checks this with file and line first)."""
-        sessions = self.cfg.detector.sessions
+        sessions = sessions_and_threads(self.cfg)[0]
         detectors = list(given) if given is not None else [self._make_detector() for _ in range(sessions)]
         spec = detectors[0].entry.input
         for i, cam in enumerate(self.cfg.cameras):

@@ -20,7 +20,7 @@ from edgeanon.config.schema import Config
 from edgeanon.config.stages import AttributesConfig
 from edgeanon.counting.analytics.movement import MovementSettings
 from edgeanon.counting.tracking import TrackerSettings
-from edgeanon.pixels.detector import InputGeometry, SessionSettings, Thresholds
+from edgeanon.pixels.detector import InputGeometry, SessionSettings, Thresholds, physical_cores
 
 if TYPE_CHECKING:
     from edgeanon.pixels.faces.stage import AttributeSettings
@@ -69,10 +69,23 @@ def input_geometry(cfg: Config) -> InputGeometry:
     return InputGeometry(input=cfg.detector.input, resize=cfg.detector.resize)
 
 
+def sessions_and_threads(cfg: Config) -> tuple[int, int]:
+    """Detector sessions and onnxruntime threads per session, the empty fields filled in.
+
+    Cameras are independent work, so the default runs one session per camera up to the physical cores, and
+    shares the cores out between the sessions: intra-op threads synchronise at every layer of a model this
+    small, while sessions side by side never wait for each other. One camera keeps one session with every core.
+    """
+    cores = physical_cores()
+    d = cfg.detector
+    sessions = d.sessions or max(1, min(len(cfg.cameras), cores, 8))
+    return sessions, d.threads or max(1, cores // sessions)
+
+
 def session_settings(cfg: Config) -> SessionSettings:
     thresholds = ("score", "iou", "min_box", "max_box")  # sessions, batch and skip_idle: read by the runner
-    skip = ("model", "sessions", "batch", "skip_idle", *thresholds, *GEOMETRY)
-    return settings_from(cfg.detector, SessionSettings, skip=skip)
+    skip = ("model", "sessions", "threads", "batch", "skip_idle", *thresholds, *GEOMETRY)
+    return settings_from(cfg.detector, SessionSettings, skip=skip, threads=sessions_and_threads(cfg)[1])
 
 
 def detector_thresholds(cfg: Config) -> Thresholds:
