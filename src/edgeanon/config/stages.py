@@ -59,7 +59,7 @@ class DetectorConfig(StrictModel):
         le=8,
         description="Detector sessions (worker threads) shared by all cameras; each has `threads`. Empty: one per "
         "camera, up to the physical cores (cameras are independent work: single-thread sessions side by side "
-        "carried more cameras than one session with all the cores, see benchmarks/results/CAPACITY-RATIO.md).",
+        "carried more cameras than one session with all the cores, see benchmarks/results/NOTES.md).",
     )
     batch: int = Field(
         1,
