@@ -9,6 +9,8 @@ which decodes, tracks and counts (``run.camera``). The supervisor loop closes bu
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import functools
 import logging
 import queue
@@ -56,6 +58,7 @@ STAGES = ("detect", "track", "analytics", "sinks")
 QUIET_WAIT_S = 1.0  # longest an idle candidate waits for the analytics thread to count earlier frames
 
 
+STOP_GRACE_S = 10.0  # beyond stop's timeout, how long the analytics thread may take to make room for the end mark
 INFERRED_QUEUE = 4  # frames between inference and analytics; bounded so a slow sink applies back-pressure
 # Readers and the analytics thread run this much nicer than the detector workers: onnxruntime, the critical
 # path, then wins the CPU whenever both want it (measured in benchmarks/results/RESULTS.md).
@@ -436,8 +439,19 @@ class Runner(Batches):
         for w in self._workers:
             w.join(max(0.1, deadline - time.monotonic()))
         if self._analytics_thread.is_alive():
-            self._inferred.put(None)  # after every inferred frame: each one is counted before the flush
-            self._analytics_thread.join(max(0.1, deadline - time.monotonic()))
+            try:  # after every inferred frame: each one is counted before the flush
+                self._inferred.put(None, timeout=max(0.1, deadline - time.monotonic()) + STOP_GRACE_S)
+            except queue.Full:  # analytics stuck (a sink that never returns): flush what is counted, never hang
+                log.error(
+                    "stop: the analytics thread took no frame for %.0f s; flushing the bucket without the %d "
+                    "frame(s) still queued (thread stacks follow on stderr)",
+                    timeout + STOP_GRACE_S,
+                    self._inferred.qsize(),
+                )
+                with contextlib.suppress(AttributeError, OSError, ValueError):  # stderr closed: the log says it
+                    faulthandler.dump_traceback(all_threads=True)
+            else:
+                self._analytics_thread.join(max(0.1, deadline - time.monotonic()))
         for r in self.readers:
             r.discard_pending()
             r.motion.clear()  # after the workers' join: the small grey copies are zeroed
