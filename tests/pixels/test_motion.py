@@ -97,3 +97,20 @@ def test_small_copies_hold_at_most_the_reference_and_are_zeroed_on_clear(still):
     test.clear()
     assert not any(b.any() for b in test.buffers())
     assert test.must_infer(still.copy())  # and it is forgotten
+
+
+def test_motion_in_an_exclude_area_does_not_count(still):
+    # the left third excluded (pixels), the top-right quarter excluded (fractions, as a config may write them)
+    test = MotionTest(exclude=[([(0, 0), (256, 0), (256, 576), (0, 576)], False),
+                               ([(0.75, 0.0), (1.0, 0.0), (1.0, 0.25), (0.75, 0.25)], True)])  # fmt: skip
+    first(test, still)
+    assert not test.must_infer(paste(still, 100, 200))  # a screen or a window in the excluded area
+    assert not test.must_infer(paste(still, 640, 20))  # inside the normalised area
+    assert test.must_infer(paste(still, 400, 200))  # the counted floor
+    region = (200, 100, 768, 576)  # with a region the same areas stay excluded, in the region's cells
+    first(test, still, region=region)
+    assert not test.must_infer(paste(still, 210, 300), region=region)
+    assert test.must_infer(paste(still, 400, 300), region=region)
+    plain = MotionTest()
+    first(plain, still)
+    assert plain.must_infer(paste(still, 100, 200))  # without the exclude areas the same block is motion

@@ -86,7 +86,7 @@ class CameraReader:
         self.decode_s = 0.0  # seconds spent in read()+decode, for the benchmark's stage breakdown
         self.view = view.ViewCheck()  # moved, covered or defocused? (numbers only; see edgeanon.pixels.view)
         # idle skipping: small grey copies, used only by the detector worker holding this camera's frame
-        self.motion = MotionTest()
+        self.motion = MotionTest(exclude=[(ex.polygon, ex.normalized) for ex in cam.exclude])
         self._next_view = -math.inf  # frame time of the next view sample
 
     # ---- runner side

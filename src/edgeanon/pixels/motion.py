@@ -21,6 +21,8 @@ rather than one clip:
   cell (an LED, a screen corner) without missing them.
 - Whatever exceeds these (a light switched on, auto exposure) is judged as motion: the frame is inferred, which
   costs time but never a count.
+- Cells whose centre lies in one of the camera's ``exclude`` areas do not count: a screen or a street seen through
+  the window, where detections are ignored anyway, would otherwise keep the camera awake all night.
 
 The reference is the last *inferred* frame, not the previous frame: a slow walker who drifts in by less than
 ``CELL_DIFF`` per frame still accumulates a difference against the reference, and is caught once it does. Any
@@ -36,7 +38,7 @@ and by :meth:`MotionTest.clear` when the camera stops. Only a boolean leaves thi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -47,13 +49,16 @@ CELL_DIFF = 10  # grey levels: a cell differs by more than this (see the module 
 MIN_CELLS = 2  # ... and at least this many cells must differ
 
 Region = tuple[int, int, int, int]  # (x0, y0, x1, y1) in frame pixels, x1 and y1 exclusive
+Point = tuple[float, float]
 
 
 class MotionTest:
     """One camera's motion test. Call from the worker holding the camera; ``clear`` once no worker can."""
 
-    def __init__(self, width: int = WIDTH) -> None:
+    def __init__(self, width: int = WIDTH, exclude: Sequence[tuple[Sequence[Point], bool]] = ()) -> None:
         self._width = width
+        self._exclude = [(np.asarray(points, np.float64).reshape(-1, 2), normalized) for points, normalized in exclude]
+        self._keep: npt.NDArray[np.uint8] | None = None  # 255 where a cell counts (None: everywhere)
         self._key: tuple[tuple[int, ...], Region] | None = None  # (frame shape, region) the buffers fit
         self._generation: int | None = None
         self._colour = np.zeros((1, 1, 3), np.uint8)
@@ -104,6 +109,8 @@ class MotionTest:
     def _differs(self) -> bool:
         cv2.absdiff(self._cur, self._ref, dst=self._diff)
         cv2.threshold(self._diff, CELL_DIFF, 255, cv2.THRESH_BINARY, dst=self._diff)
+        if self._keep is not None:
+            cv2.bitwise_and(self._diff, self._keep, dst=self._diff)
         return cv2.countNonZero(self._diff) >= MIN_CELLS
 
     def _resize(self, key: tuple[tuple[int, ...], Region], box: Region) -> None:
@@ -113,7 +120,22 @@ class MotionTest:
         self.clear()
         self._colour = np.zeros((h, w, 3), np.uint8)
         self._cur, self._ref, self._diff = (np.zeros((h, w), np.uint8) for _ in range(3))
+        self._keep = self._mask(key[0], box, (w, h))
         self._key = key
+
+    def _mask(self, shape: tuple[int, ...], box: Region, small: tuple[int, int]) -> npt.NDArray[np.uint8] | None:
+        """255 for the cells of the small copy whose centre is outside every exclude area, 0 inside one."""
+        if not self._exclude:
+            return None
+        fh, fw = shape[:2]
+        x0, y0, x1, y1 = box
+        scale = np.array([small[0] / (x1 - x0), small[1] / (y1 - y0)])
+        keep = np.full((small[1], small[0]), 255, np.uint8)
+        for points, normalized in self._exclude:
+            p = points * (fw, fh) if normalized else points
+            cells = (p - (x0, y0)) * scale - 0.5  # cell (i, j) has its centre at integer (j, i) here
+            cv2.fillPoly(keep, [np.round(cells * 16).astype(np.int32)], 0, lineType=cv2.LINE_8, shift=4)
+        return keep
 
     def clear(self) -> None:
         """Zero every small copy and forget the reference (camera stopped, reconnected or resized)."""

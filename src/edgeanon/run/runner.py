@@ -305,8 +305,9 @@ class Runner(Batches):
             return None
         t0 = time.perf_counter()
         try:
-            image, _, decoder = self._region_input(detector, reader.cam, frame.buffer)  # where the detector looks
-            if reader.motion.must_infer(image, quiet, None, reader.generation):
+            _, _, decoder = self._region_input(detector, reader.cam, frame.buffer)
+            region = self._regions.get((reader.cam.id, decoder.size[0], decoder.size[1]))  # where the detector looks
+            if reader.motion.must_infer(frame.buffer, quiet, region, reader.generation):
                 return None
         except Exception:  # the test is an optimisation: the frame is inferred, as without it
             log.exception("camera %s: motion test failed; inferring the frame", analytics.cam.id)
