@@ -62,7 +62,8 @@ def test_an_overloaded_box_shares_the_detector_fairly_between_cameras(batch):
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     cam = data["cameras"][0]
     cam["source"].update({"realtime": True, "loop": True})
-    data["detector"] = {"model": "nanodet-coco", "threads": 1, "batch": batch}
+    # one 1-thread fp32 session: more than it infers (empty sessions would give one per core, and no overload)
+    data["detector"] = {"model": "nanodet-coco", "threads": 1, "sessions": 1, "batch": batch}
     data["cameras"] = []
     for i in range(5):
         c = copy.deepcopy(cam)
