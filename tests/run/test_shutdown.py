@@ -101,8 +101,12 @@ def test_stop_returns_and_flushes_when_a_sink_never_returns(monkeypatch, caplog)
         took = time.monotonic() - t0
     finally:
         stuck.release.set()
-        runner._inferred.put(None, timeout=10)  # let the analytics thread end rather than linger in this process
+        # let every thread end rather than linger in this process (a late hand-over would land in a later test)
+        for w in runner._workers:
+            w.join(10)
+        runner._inferred.put(None, timeout=10)
         runner._analytics_thread.join(10)
+        assert not any(t.is_alive() for t in [*runner._workers, runner._analytics_thread])
     assert took < 10, f"stop took {took:.1f} s"
     assert "took no frame" in caplog.text
     (partial,) = [b for b in rec.buckets if b.partial]
