@@ -306,7 +306,7 @@ class Runner(Batches):
         t0 = time.perf_counter()
         try:
             _, _, decoder = self._region_input(detector, reader.cam, frame.buffer)
-            region = self._regions.get((reader.cam.id, decoder.size[0], decoder.size[1]))  # where the detector looks
+            region = self._region_of(reader.cam, *decoder.size)  # where the detector looks
             if reader.motion.must_infer(frame.buffer, quiet, region, reader.generation):
                 return None
         except Exception:  # the test is an optimisation: the frame is inferred, as without it
@@ -332,6 +332,13 @@ class Runner(Batches):
         the outputs back to frame pixels; the region is resolved once per camera and frame size. The size is
         remembered per camera: batch-mates are chosen by it (``_take_more``)."""
         h, w = pixels.shape[:2]
+        x0, y0, x1, y1 = self._region_of(cam, w, h)
+        image = pixels[y0:y1, x0:x1]
+        size = self._sizes[cam.id] = detector.input_size_for(self._inputs[cam.id], x1 - x0, y1 - y0, w, h)
+        return image, size, detector.decoder_for(image.shape, size, (x0, y0), pixels.shape)
+
+    def _region_of(self, cam: Camera, w: int, h: int) -> tuple[int, int, int, int]:
+        """The camera's roi on a w x h frame, resolved (and logged) once per camera and frame size."""
         key = (cam.id, w, h)
         region = self._regions.get(key)
         if region is None:
@@ -340,10 +347,7 @@ class Runner(Batches):
                 self._regions[key] = region
             if region != (0, 0, w, h):
                 log.info("camera %s: the detector looks at %s of the %dx%d frame (roi)", cam.id, list(region), w, h)
-        x0, y0, x1, y1 = region
-        image = pixels[y0:y1, x0:x1]
-        size = self._sizes[cam.id] = detector.input_size_for(self._inputs[cam.id], x1 - x0, y1 - y0, w, h)
-        return image, size, detector.decoder_for(image.shape, size, (x0, y0), pixels.shape)
+        return region
 
     def _estimate(
         self, me: int, analytics: CameraCounting, tracked: Tracked, pixels: npt.NDArray[np.uint8]
