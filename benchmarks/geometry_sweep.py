@@ -76,7 +76,7 @@ def metrics(rows: list[tuple[int, dict]]) -> dict:
 
 
 def main() -> None:
-    from nanodet_runner import Runner, machine, session
+    from nanodet_runner import Runner, machine
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+", type=Path, help="free-input-dims NanoDet models")
@@ -91,9 +91,8 @@ def main() -> None:
                 ms[(r["model"], r["size"])] = r["median_ms"]
     results = []
     for path in args.models:
-        sess = session(path, 2, spinning=False)
         for label, w, h, resize in GEOMETRIES:
-            runner = Runner(sess, w, h, resize)
+            runner = Runner(path, w, h, resize, threads=2)
             row = {"model": path.name, "geometry": label, "ms": ms.get((path.name, f"{w}x{h}"))}
             for name, items in sets.items():
                 counts = [(runner.count(img), lab) for _, img, lab in items]

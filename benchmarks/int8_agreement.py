@@ -61,7 +61,7 @@ def main() -> None:
             merged["seconds"].update(other["seconds"])
         print("\n".join(summarise(merged)))
         return
-    from nanodet_runner import CLIP, Runner, machine, read_frames, session
+    from nanodet_runner import CLIP, Runner, machine, read_frames
 
     wanted = list(range(0, 250, args.every))
     w, h = (int(v) for v in args.size.split("x"))
@@ -76,7 +76,7 @@ def main() -> None:
     }
     for path in args.models:
         t0 = time.time()
-        r = Runner(session(path, args.threads, spinning=False), w, h)
+        r = Runner(path, w, h, threads=args.threads)
         data["counts"][path.name] = {str(k): r.count(frames[k]) for k in wanted}
         data["seconds"][path.name] = round(time.time() - t0, 1)
         print(path.name, data["seconds"][path.name], "s", flush=True)

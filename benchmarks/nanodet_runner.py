@@ -1,16 +1,8 @@
 """A NanoDet model file run at any input geometry, with the runtime's own preprocessing and decoding.
 
-Shared by benchmarks/geometry_sweep.py and benchmarks/int8_agreement.py (issue 15). The runtime's
-``PersonDetector`` insists that the session's input shape equals the manifest's 416x416, so it cannot
-load the free-dims models; this module builds the same pieces around a plain session instead:
-
-* ``edgeanon.pixels.detector.preprocess.Preprocessor`` with an ``InputSpec`` of the wanted size and
-  resize mode (stretch or letterbox; BGR, 0-255, normalisation in the graph, letterbox pad value 114
-  as the ``InputSpec`` default, which is what the runtime would use for a letterbox entry);
-* ``edgeanon.pixels.detector.nanodet.NanoDetDecoder`` built for that size (anchor counts follow);
-* ``PersonDetector._postprocess`` itself (map back to frame pixels, clip, min box 8 px, OpenCV NMS),
-  called on a detector object assembled without its constructor, so the thresholds and NMS are the
-  runtime's code, not a copy.
+Shared by benchmarks/geometry_sweep.py and benchmarks/int8_agreement.py (issue 15). Since the runtime
+runs free-dims models at any multiple of 32, this is the runtime's own ``PersonDetector`` at a fixed
+``detector.input`` and ``detector.resize``, around any NanoDet file (the shipped ones or a variant).
 """
 
 from __future__ import annotations
@@ -23,9 +15,9 @@ import numpy as np
 
 from edgeanon.pixels.detector.decode import Thresholds
 from edgeanon.pixels.detector.detector import PersonDetector
-from edgeanon.pixels.detector.manifest import InputSpec
-from edgeanon.pixels.detector.nanodet import NanoDetDecoder
-from edgeanon.pixels.detector.preprocess import Preprocessor
+from edgeanon.pixels.detector.geometry import InputGeometry
+from edgeanon.pixels.detector.manifest import resolve
+from edgeanon.pixels.detector.session import SessionSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "tests" / "data" / "vtest-0-249.avi"
@@ -60,41 +52,40 @@ def read_frames(video: Path | str, wanted: set[int]) -> dict[int, np.ndarray]:
 
 
 class Runner:
-    """One session at one geometry: ``outputs(frame)`` -> raw outputs, ``detect(outputs, shape)`` -> boxes."""
+    """One model file at one geometry: ``outputs(frame)`` -> raw outputs, ``detect(outputs, shape)`` -> boxes.
+
+    A real ``PersonDetector`` (preprocessing, session, decoding, NMS: the runtime's code, not a copy), built
+    around ``path`` with the manifest entry of the shipped free-dims NanoDet, so that a variant file (another
+    quantisation) runs exactly as the runtime would run the shipped one.
+    """
 
     def __init__(
         self,
-        sess,
+        path: Path | str,
         width: int,
         height: int,
         resize: str = "stretch",
         thresholds: Thresholds = Thresholds(),
-        num_classes: int = 80,
+        threads: int = 2,
+        spinning: bool = False,
     ) -> None:
-        self.sess = sess
+        path = Path(path)
+        _, entry, _ = resolve("nanodet-coco")
+        geometry = InputGeometry(input=f"{width}x{height}", resize=resize)  # type: ignore[arg-type]
+        settings = SessionSettings(threads=threads, spinning=spinning)
         self.width, self.height = width, height
-        self.input_name = sess.get_inputs()[0].name
-        self.output_names = [o.name for o in sess.get_outputs()]
-        spec = InputSpec(width=width, height=height, color="BGR", resize=resize)
-        self.pre = Preprocessor(spec)
-        probe = sess.run(self.output_names, {self.input_name: self.pre.input})  # also the warm-up run
-        self.output_shapes = [o.shape for o in probe]
-        self.decoder = NanoDetDecoder(self.output_shapes, width, height, num_classes, 0)
-        det = PersonDetector.__new__(PersonDetector)  # no constructor: it would check the input is 416x416
-        det.thresholds = thresholds
-        det.decoder = self.decoder
-        det.preprocess = self.pre
-        det.postprocess_s = 0.0
-        self._det = det
+        self.size = (width, height)
+        self.det = PersonDetector(path.stem, entry, path, path.read_bytes(), settings, thresholds, geometry)
+        self.pre = self.det.preprocessor(self.size)
 
     def blob(self, frame: np.ndarray) -> np.ndarray:
         return self.pre(frame).copy()
 
     def outputs(self, frame: np.ndarray) -> list[np.ndarray]:
-        return self.sess.run(self.output_names, {self.input_name: self.pre(frame)})
+        return self.det.infer(frame, self.size)
 
     def detect(self, outputs: list[np.ndarray], frame_shape: tuple[int, ...]):
-        return self._det._postprocess(outputs, frame_shape)
+        return self.det.postprocess(outputs, frame_shape, self.size)
 
     def count(self, frame: np.ndarray) -> int:
         return len(self.detect(self.outputs(frame), frame.shape).xyxy)
