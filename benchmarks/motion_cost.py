@@ -30,6 +30,9 @@ def per_call_us(fn, n: int = 2000, repeats: int = 7) -> float:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     cv2.setNumThreads(1)
     cap = cv2.VideoCapture(str(CLIP))
     ok, frame = cap.read()

@@ -221,11 +221,27 @@ NOTES: list[str] = []  # filled from results/NOTES.md when present: findings in 
 
 
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if RESULTS.md differs from what it would write"
+    )
+    ap.add_argument("--page", type=Path, default=RESULTS / "RESULTS.md", help="the page (default: %(default)s)")
+    args = ap.parse_args()
     notes = RESULTS / "NOTES.md"
     if notes.is_file():
         NOTES.extend([*notes.read_text(encoding="utf-8").splitlines(), ""])
-    (RESULTS / "RESULTS.md").write_text(render(), encoding="utf-8")
-    print(f"wrote {RESULTS / 'RESULTS.md'}", file=sys.stderr)
+    target: Path = args.page
+    text = render()
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.is_file() else ""
+        if current != text:
+            print(f"{target} is out of date: run python benchmarks/write_results.py", file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}", file=sys.stderr)
     return 0
 
 
