@@ -74,8 +74,9 @@ Recommend (--recommend CONFIG): which model, input size and threads carry the mo
   by the bundled clip played in real time (real RTSP sources cannot be assumed reachable), replicated
   round-robin to N. Every person model (fp32, int8) x threads 1..physical cores at the config's input size,
   then a smaller and a larger input with the best: each searched for the largest N that holds (grow, then
-  bisect; each camera at 95 % of its own fps), within --budget seconds. Prints every run, what each setting
-  held and one recommendation line; nothing is extrapolated.
+  bisect; each camera at 95 % of its own fps; a setting stops once it fails below the best count held), within
+  --budget seconds. The best is run again at its count; if it fails there, the search resumes below it.
+  Prints every run, what each setting held and one recommendation line; nothing is extrapolated.
 
 Each configuration runs in a fresh child process (--no-isolate: in this one), so peak RSS is its own.
 The machine is probably shared: look at the load average printed with the figures, and compare ratios."""

@@ -3,9 +3,11 @@ this config's on this box, and how many; all measured, nothing extrapolated.
 
 Phase 1 tries every person model in the manifest (fp32 and int8) with every thread count at the config's own
 input size, and searches each for the largest camera count that holds (``search``). The candidates take turns,
-one run each, so a budget that ends early still leaves every one of them measured. The best is then run again
-at its count, because one run at the edge can hold by luck. Phase 2 tries other input sizes with the best model
-and threads, so the table shows what a smaller or a larger input would change.
+one run each, so a budget that ends early still leaves every one of them measured; a candidate that failed at
+or below the best count held so far stops, since it cannot be recommended. The best is then run again at its
+count, because one run at the edge can hold by luck; if it fails there, the search resumes below it. Phase 2
+tries other input sizes with the best model and threads, so the table shows what a smaller or a larger input
+would change.
 
 The recommendation comes from phase 1: it keeps the config's input size. A smaller input carries more cameras
 but sees small and distant people less well, and the bench has no labels for this scene to measure that, so an
@@ -24,7 +26,7 @@ from edgeanon.bench.search import Budget, Search
 from edgeanon.bench.site import SOURCE_NOTE, describe
 from edgeanon.bench.sweep import run_task
 
-PHASE1_SHARE = 0.7  # of the budget; the rest confirms the best and tries the other input sizes
+PHASE1_SHARE = 0.8  # of the budget, to find the best; confirming it may use the rest, then other input sizes
 DEFAULT_BUDGET_S = 300.0
 
 
@@ -126,9 +128,10 @@ def _measure(ctx: _Context, cand: Candidate, n: int) -> None:
 
 
 def _search_all(ctx: _Context, cands: list[Candidate], share: float) -> None:
-    """One run per unfinished candidate in turn, until each has found its edge or ``share`` of the budget is spent."""
+    """One run per unfinished candidate in turn, until each has found its edge, cannot beat the best any more, or
+    ``share`` of the budget is spent."""
     while True:
-        active = [c for c in cands if c.search.next_count() is not None]
+        active = _contenders(cands)
         if not active:
             return
         for c in active:
@@ -137,9 +140,20 @@ def _search_all(ctx: _Context, cands: list[Candidate], share: float) -> None:
                 return
             if not c.search.runs:  # start where the others have got to: the answer is near there
                 c.search.start = max(c.search.start, *(o.search.largest_held for o in cands))
-            n = c.search.next_count()
+            n = c.search.next_count() if c.search.upper >= _best_held(cands) else None
             if n is not None:
                 _measure(ctx, c, n)
+
+
+def _best_held(cands: list[Candidate]) -> int:
+    return max((c.search.largest_held for c in cands), default=0)
+
+
+def _contenders(cands: list[Candidate]) -> list[Candidate]:
+    """Candidates still searching whose edge could match the best count held so far: one whose runs already
+    failed below it cannot be recommended, so the budget goes to those that can."""
+    held = _best_held(cands)
+    return [c for c in cands if c.search.next_count() is not None and c.search.upper >= held]
 
 
 def _cpu_at_count(c: Candidate) -> float:
@@ -155,11 +169,18 @@ def best(cands: list[Candidate]) -> Candidate | None:
     return max(held, key=lambda c: (c.search.largest_held, c.precision == "fp32", -_cpu_at_count(c)))
 
 
-def _confirm(ctx: _Context, cands: list[Candidate]) -> Candidate | None:
-    """Run the best again at its count; if it fails there, the next best (a few times at most)."""
-    for _ in range(3):
+def _settle(ctx: _Context, cands: list[Candidate], share: float) -> Candidate | None:
+    """Search within ``share`` of the budget, then run the best again at its count, with the whole budget if need
+    be: a recommendation measured twice matters more than the other input sizes. If that run fails, the count
+    does not hold: the search resumes (that candidate bisects below it, the others may now beat it) and the new
+    best is run again."""
+    for _ in range(8):
+        _search_all(ctx, cands, share)
         top = best(cands)
-        if top is None or len(top.search.runs[top.search.largest_held]) >= 2 or not ctx.budget.allows():
+        if top is None or top.search.confirmed:
+            return top
+        if not ctx.budget.allows():
+            ctx.cut = True
             return top
         _measure(ctx, top, top.search.largest_held)
     return best(cands)
@@ -246,8 +267,7 @@ def recommend(args, machine: dict[str, Any], out: TextIO) -> dict[str, Any]:
     )
     phase1 = _candidates(args, cfg, len(cameras))
     report.recommend_header(path, cameras, SOURCE_NOTE, phase1, _own_input(cfg), args.budget, seconds, out)
-    _search_all(ctx, phase1, PHASE1_SHARE)
-    top = _confirm(ctx, phase1)
+    top = _settle(ctx, phase1, PHASE1_SHARE)
     phase2 = [] if top is None else _phase2(args, cfg, top, out)
     _search_all(ctx, phase2, 1.0)
     top = best(phase1)

@@ -67,6 +67,17 @@ class Search:
         return max((n for n, held in self.runs.items() if all(held) and (hi is None or n < hi)), default=0)
 
     @property
+    def upper(self) -> int:
+        """The most cameras this configuration could still turn out to hold."""
+        hi = self.first_fail
+        return self.limit if hi is None else hi - 1
+
+    @property
+    def confirmed(self) -> bool:
+        """Its answer ran at least twice and held every time (one run at the edge can hold by luck)."""
+        return len(self.runs.get(self.largest_held, [])) >= 2
+
+    @property
     def done(self) -> bool:
         hi, lo = self.first_fail, self.largest_held
         return (hi is not None and hi <= lo + 1) or lo >= self.limit
