@@ -275,3 +275,30 @@ def test_the_best_is_run_again_even_when_the_search_used_its_share(monkeypatch):
     assert ctx.cut, "the search did not finish within its share: the premise"
     assert len(box.order) <= 10 and box.order[-1] == (top.model, top.threads, top.search.largest_held)
     assert top.search.confirmed
+
+
+def test_phase_two_searches_every_input_size_for_the_table(monkeypatch):
+    """Phase 2 is not a contest: a larger input that holds fewer cameras than a smaller one still gets its own
+    edge, so the table can say what it holds."""
+    import io
+
+    from edgeanon.bench import recommend as rec
+    from edgeanon.bench.search import Budget
+
+    edges = {"x0.8": 13, "x1.25": 6}
+
+    def run_task(task: dict, isolate: bool) -> dict:
+        n = task["site"]["cameras"]
+        holds = n <= edges[task["input"]]
+        return {
+            "model": task["model"], "threads": task["threads"], "input": task["input"], "cameras": n,
+            "holds": holds, "dropped": 0 if holds else 2, "min_camera_fps": 10.0, "min_fps_share": 1.0,
+            "delay_ms": {"p50": 40.0, "p99": 80.0}, "cpu_cores": 1.0, "worker_busy": 0.5, "peak_rss_mb": 300.0,
+        }  # fmt: skip
+
+    monkeypatch.setattr(rec, "run_task", run_task)
+    cands = [rec.Candidate("int8", "int8", t, 1, 2, Search(start=9)) for t in edges]
+    ctx = rec._Context(DEFAULT, Budget(10_000, 1.0), 1.0, False, False, False, 2, io.StringIO())
+    rec._search_all(ctx, cands, 1.0, prune=False)
+    assert {c.input: c.search.largest_held for c in cands} == edges
+    assert all(c.search.done for c in cands)

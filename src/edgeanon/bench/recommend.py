@@ -127,11 +127,12 @@ def _measure(ctx: _Context, cand: Candidate, n: int) -> None:
     report.capacity_line(r, ctx.out)
 
 
-def _search_all(ctx: _Context, cands: list[Candidate], share: float) -> None:
-    """One run per unfinished candidate in turn, until each has found its edge, cannot beat the best any more, or
-    ``share`` of the budget is spent."""
+def _search_all(ctx: _Context, cands: list[Candidate], share: float, prune: bool = True) -> None:
+    """One run per unfinished candidate in turn, until each has found its edge or ``share`` of the budget is spent.
+    With ``prune`` (phase 1), a candidate that already failed below the best count held so far stops: it cannot
+    be recommended, so the budget goes to those that can. Phase 2's sizes are each searched, for the table."""
     while True:
-        active = _contenders(cands)
+        active = [c for c in cands if c.search.next_count() is not None and (not prune or _can_win(c, cands))]
         if not active:
             return
         for c in active:
@@ -140,20 +141,14 @@ def _search_all(ctx: _Context, cands: list[Candidate], share: float) -> None:
                 return
             if not c.search.runs:  # start where the others have got to: the answer is near there
                 c.search.start = max(c.search.start, *(o.search.largest_held for o in cands))
-            n = c.search.next_count() if c.search.upper >= _best_held(cands) else None
+            n = c.search.next_count() if not prune or _can_win(c, cands) else None  # the best may have moved
             if n is not None:
                 _measure(ctx, c, n)
 
 
-def _best_held(cands: list[Candidate]) -> int:
-    return max((c.search.largest_held for c in cands), default=0)
-
-
-def _contenders(cands: list[Candidate]) -> list[Candidate]:
-    """Candidates still searching whose edge could match the best count held so far: one whose runs already
-    failed below it cannot be recommended, so the budget goes to those that can."""
-    held = _best_held(cands)
-    return [c for c in cands if c.search.next_count() is not None and c.search.upper >= held]
+def _can_win(c: Candidate, cands: list[Candidate]) -> bool:
+    """Whether ``c`` could still hold as many cameras as the best count held so far."""
+    return c.search.upper >= max(o.search.largest_held for o in cands)
 
 
 def _cpu_at_count(c: Candidate) -> float:
@@ -174,7 +169,7 @@ def _settle(ctx: _Context, cands: list[Candidate], share: float) -> Candidate | 
     be: a recommendation measured twice matters more than the other input sizes. If that run fails, the count
     does not hold: the search resumes (that candidate bisects below it, the others may now beat it) and the new
     best is run again."""
-    for _ in range(8):
+    for _ in range(8):  # a few re-runs at most: each failure lowers the count, the budget ends the rest
         _search_all(ctx, cands, share)
         top = best(cands)
         if top is None or top.search.confirmed:
@@ -269,7 +264,7 @@ def recommend(args, machine: dict[str, Any], out: TextIO) -> dict[str, Any]:
     report.recommend_header(path, cameras, SOURCE_NOTE, phase1, _own_input(cfg), args.budget, seconds, out)
     top = _settle(ctx, phase1, PHASE1_SHARE)
     phase2 = [] if top is None else _phase2(args, cfg, top, out)
-    _search_all(ctx, phase2, 1.0)
+    _search_all(ctx, phase2, 1.0, prune=False)
     top = best(phase1)
     cands = phase1 + phase2
     out.write("\n" + report.site_capacity_table(ctx.rows) + "\n\n" + report.candidates_table(cands) + "\n\n")
