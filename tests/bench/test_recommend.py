@@ -180,6 +180,16 @@ def test_an_input_size_the_models_cannot_run_is_refused(capsys):
     )
 
 
+def _result(task: dict, holds: bool, busy: float) -> dict:
+    """What a capacity run reports, for a simulated box: the figures the search and the report read."""
+    return {
+        "model": task["model"], "threads": task["threads"], "input": task["input"],
+        "cameras": task["site"]["cameras"], "holds": holds, "dropped": 0 if holds else 3,
+        "min_camera_fps": 10.0, "min_fps_share": 1.0 if holds else 0.9, "delay_ms": {"p50": 40.0, "p99": 80.0},
+        "cpu_cores": 2 * busy, "worker_busy": busy, "peak_rss_mb": 300.0,
+    }  # fmt: skip
+
+
 class _Box:
     """A stand-in for the capacity runs (``recommend.run_task``): setting (model, threads) holds n cameras when n is
     at most its edge; a count in ``lucky`` holds the first time it runs only, as a count at the edge can. The load
@@ -202,11 +212,7 @@ class _Box:
         self.order.append((*key, n))
         holds = n <= self.edges[key] or ((*key, n) in self.lucky and self.seen[(*key, n)] == 1)
         busy = min(1.0, n / (self.edges[key] + 2.5))
-        return {
-            "model": key[0], "threads": key[1], "input": task["input"], "cameras": n, "holds": holds,
-            "dropped": 0 if holds else 3, "min_camera_fps": 10.0, "min_fps_share": 1.0 if holds else 0.9,
-            "delay_ms": {"p50": 40.0, "p99": 80.0}, "cpu_cores": 2 * busy, "worker_busy": busy, "peak_rss_mb": 300.0,
-        }  # fmt: skip
+        return _result(task, holds, busy)
 
 
 class _RunClock:
@@ -289,12 +295,7 @@ def test_phase_two_searches_every_input_size_for_the_table(monkeypatch):
 
     def run_task(task: dict, isolate: bool) -> dict:
         n = task["site"]["cameras"]
-        holds = n <= edges[task["input"]]
-        return {
-            "model": task["model"], "threads": task["threads"], "input": task["input"], "cameras": n,
-            "holds": holds, "dropped": 0 if holds else 2, "min_camera_fps": 10.0, "min_fps_share": 1.0,
-            "delay_ms": {"p50": 40.0, "p99": 80.0}, "cpu_cores": 1.0, "worker_busy": 0.5, "peak_rss_mb": 300.0,
-        }  # fmt: skip
+        return _result(task, n <= edges[task["input"]], busy=0.5)
 
     monkeypatch.setattr(rec, "run_task", run_task)
     cands = [rec.Candidate("int8", "int8", t, 1, 2, Search(start=9)) for t in edges]
